@@ -1,0 +1,7 @@
+//! Pure rules and types of Switchboard: no I/O lives here.
+//!
+//! Every other crate depends on this one; it depends on nothing of ours.
+
+pub mod role;
+
+pub use role::Role;

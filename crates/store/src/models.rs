@@ -1,0 +1,106 @@
+//! Rows as Rust structs. JSON columns are TEXT here; callers parse them where they need to.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::schema::{api_tokens, channels, organizations, pipelines, stages, users};
+
+/// Now, in UTC, at the microsecond precision both backends store.
+pub fn now() -> NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
+}
+
+/// A new time-ordered id (UUIDv7): index-friendly and sortable by creation.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = organizations)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub settings: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = users)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: String,
+    pub organization_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub token_prefix: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A WhatsApp number of an organization. The `*_sealed` columns hold ciphertext
+/// (see `crypto::SecretBox`); read them through `ChannelSecrets`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = channels)]
+pub struct Channel {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub phone_number_id: String,
+    pub display_phone_number: Option<String>,
+    pub waba_id: Option<String>,
+    pub access_token_sealed: String,
+    pub app_secret_sealed: Option<String>,
+    pub verify_token_sealed: Option<String>,
+    pub messages_per_second: i32,
+    pub default_country_code: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub quality_rating: Option<String>,
+    pub account_info: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = pipelines)]
+#[serde(rename_all = "camelCase")]
+pub struct Pipeline {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub is_default: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = stages)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    pub id: String,
+    pub organization_id: String,
+    pub pipeline_id: String,
+    pub name: String,
+    pub position: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

@@ -1,0 +1,8 @@
+//! Repositories: one module per aggregate, plain functions over `&mut AnyConnection`.
+//! Every function that reads tenant data takes the organization id and filters by it.
+
+pub mod channels;
+pub mod organizations;
+pub mod pipelines;
+pub mod tokens;
+pub mod users;

@@ -1,0 +1,7 @@
+//! Store tests: each runs against SQLite and, when SWITCHBOARD_TEST_DATABASE_URL is set, PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod channels;
+mod organizations;
+mod schema;
+mod tokens;
