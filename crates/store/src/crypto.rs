@@ -18,7 +18,9 @@ const TOKEN_PREFIX: &str = "sb_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error("SWITCHBOARD_MASTER_KEY must be 32 bytes encoded as base64 (generate one with: openssl rand -base64 32)")]
+    #[error(
+        "SWITCHBOARD_MASTER_KEY must be 32 bytes encoded as base64 (generate one with: openssl rand -base64 32)"
+    )]
     BadMasterKey,
     #[error(
         "cannot decrypt a stored secret ({0}): the master key is not the one it was encrypted with; \
@@ -55,13 +57,19 @@ pub enum KeySource {
 
 impl SecretBox {
     pub fn from_key(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let unbound = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::BadMasterKey)?;
-        Ok(Self { key: LessSafeKey::new(unbound), rng: SystemRandom::new() })
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::BadMasterKey)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+            rng: SystemRandom::new(),
+        })
     }
 
     /// Parses the base64 text of `SWITCHBOARD_MASTER_KEY`.
     pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
-        let bytes = STANDARD.decode(text.trim()).map_err(|_| CryptoError::BadMasterKey)?;
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| CryptoError::BadMasterKey)?;
         if bytes.len() != KEY_LEN {
             return Err(CryptoError::BadMasterKey);
         }
@@ -75,7 +83,10 @@ impl SecretBox {
             return Ok((Self::from_base64(text)?, KeySource::Environment));
         }
         let path = data_dir.join("master.key");
-        let key_file_error = |reason: String| CryptoError::KeyFile { path: path.clone(), reason };
+        let key_file_error = |reason: String| CryptoError::KeyFile {
+            path: path.clone(),
+            reason,
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let key = Self::from_base64(&text)
@@ -84,7 +95,9 @@ impl SecretBox {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; KEY_LEN];
-                SystemRandom::new().fill(&mut bytes).map_err(|_| CryptoError::Random)?;
+                SystemRandom::new()
+                    .fill(&mut bytes)
+                    .map_err(|_| CryptoError::Random)?;
                 write_private_file(&path, STANDARD.encode(bytes).as_bytes())
                     .map_err(|e| key_file_error(e.to_string()))?;
                 Ok((Self::from_key(&bytes)?, KeySource::Generated(path)))
@@ -112,13 +125,18 @@ impl SecretBox {
 
     /// Decrypts what `seal` produced for the same `context`. A wrong key is an error, never garbage.
     pub fn open(&self, context: &'static str, sealed: &str) -> Result<String, CryptoError> {
-        let encoded = sealed.strip_prefix(SEALED_PREFIX).ok_or(CryptoError::Malformed(context))?;
-        let mut bytes = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| CryptoError::Malformed(context))?;
+        let encoded = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .ok_or(CryptoError::Malformed(context))?;
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| CryptoError::Malformed(context))?;
         if bytes.len() < NONCE_LEN {
             return Err(CryptoError::Malformed(context));
         }
         let mut ciphertext = bytes.split_off(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| CryptoError::Malformed(context))?;
+        let nonce = Nonce::try_assume_unique_for_key(&bytes)
+            .map_err(|_| CryptoError::Malformed(context))?;
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut ciphertext)
@@ -153,16 +171,25 @@ pub struct GeneratedToken {
 
 pub fn generate_api_token() -> Result<GeneratedToken, CryptoError> {
     let mut bytes = [0u8; 32];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| CryptoError::Random)?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| CryptoError::Random)?;
     let plaintext = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_api_token(&plaintext);
     let prefix = plaintext.chars().take(TOKEN_PREFIX.len() + 6).collect();
-    Ok(GeneratedToken { plaintext, hash, prefix })
+    Ok(GeneratedToken {
+        plaintext,
+        hash,
+        prefix,
+    })
 }
 
 /// The hex SHA-256 of a token: what the database keeps and looks tokens up by.
 pub fn hash_api_token(token: &str) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()))
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        token.as_bytes(),
+    ))
 }
 
 /// Compares two secrets without leaking where they differ through timing.
@@ -188,28 +215,55 @@ mod tests {
     #[test]
     fn seals_and_opens_round_trip_without_leaking_plaintext() {
         let sb = key(7);
-        let sealed = sb.seal("channels.access_token", "EAAG-secret-token").unwrap();
+        let sealed = sb
+            .seal("channels.access_token", "EAAG-secret-token")
+            .unwrap();
         assert!(sealed.starts_with("v1."));
         assert!(!sealed.contains("EAAG"));
-        assert_eq!(sb.open("channels.access_token", &sealed).unwrap(), "EAAG-secret-token");
+        assert_eq!(
+            sb.open("channels.access_token", &sealed).unwrap(),
+            "EAAG-secret-token"
+        );
         // Fresh nonce every time.
-        assert_ne!(sealed, sb.seal("channels.access_token", "EAAG-secret-token").unwrap());
+        assert_ne!(
+            sealed,
+            sb.seal("channels.access_token", "EAAG-secret-token")
+                .unwrap()
+        );
     }
 
     #[test]
     fn wrong_key_or_wrong_column_is_an_error_not_garbage() {
         let sealed = key(1).seal("channels.app_secret", "abc").unwrap();
-        assert!(matches!(key(2).open("channels.app_secret", &sealed), Err(CryptoError::WrongKey(_))));
-        assert!(matches!(key(1).open("channels.access_token", &sealed), Err(CryptoError::WrongKey(_))));
-        assert!(matches!(key(1).open("channels.app_secret", "plain"), Err(CryptoError::Malformed(_))));
-        assert!(matches!(key(1).open("channels.app_secret", "v1.AA"), Err(CryptoError::Malformed(_))));
+        assert!(matches!(
+            key(2).open("channels.app_secret", &sealed),
+            Err(CryptoError::WrongKey(_))
+        ));
+        assert!(matches!(
+            key(1).open("channels.access_token", &sealed),
+            Err(CryptoError::WrongKey(_))
+        ));
+        assert!(matches!(
+            key(1).open("channels.app_secret", "plain"),
+            Err(CryptoError::Malformed(_))
+        ));
+        assert!(matches!(
+            key(1).open("channels.app_secret", "v1.AA"),
+            Err(CryptoError::Malformed(_))
+        ));
     }
 
     #[test]
     fn master_key_must_be_32_base64_bytes() {
         assert!(SecretBox::from_base64(&STANDARD.encode([0u8; 32])).is_ok());
-        assert!(matches!(SecretBox::from_base64(&STANDARD.encode([0u8; 16])), Err(CryptoError::BadMasterKey)));
-        assert!(matches!(SecretBox::from_base64("not base64!"), Err(CryptoError::BadMasterKey)));
+        assert!(matches!(
+            SecretBox::from_base64(&STANDARD.encode([0u8; 16])),
+            Err(CryptoError::BadMasterKey)
+        ));
+        assert!(matches!(
+            SecretBox::from_base64("not base64!"),
+            Err(CryptoError::BadMasterKey)
+        ));
     }
 
     #[test]
@@ -221,7 +275,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let sealed = first.seal("x", "hello").unwrap();
         let (second, source) = SecretBox::load(None, dir.path()).unwrap();
@@ -238,7 +295,10 @@ mod tests {
         assert_eq!(a.hash, hash_api_token(&a.plaintext));
         assert_eq!(a.hash.len(), 64);
         assert!(a.plaintext.starts_with(&a.prefix));
-        assert!(constant_time_eq(a.hash.as_bytes(), hash_api_token(&a.plaintext).as_bytes()));
+        assert!(constant_time_eq(
+            a.hash.as_bytes(),
+            hash_api_token(&a.plaintext).as_bytes()
+        ));
         assert!(!constant_time_eq(a.hash.as_bytes(), b.hash.as_bytes()));
         assert!(!constant_time_eq(b"short", b"longer value"));
     }

@@ -221,7 +221,10 @@ impl Db {
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Connect(format!("cannot create folder {} for the SQLite file: {e}", dir.display()))
+            StoreError::Connect(format!(
+                "cannot create folder {} for the SQLite file: {e}",
+                dir.display()
+            ))
         }),
         _ => Ok(()),
     }

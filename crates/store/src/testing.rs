@@ -22,29 +22,54 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn sqlite() -> TestDb {
+        let t = Self::empty_sqlite();
+        t.db.migrate().expect("migrate SQLite");
+        t
+    }
+
+    /// A SQLite file with no tables yet.
+    pub fn empty_sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("switchboard.db");
         let db = Db::connect(DbSettings::new(DatabaseUrl::Sqlite(path))).expect("open SQLite");
-        db.migrate().expect("migrate SQLite");
-        TestDb { db, backend: "sqlite", sqlite_dir: Some(dir), postgres: None }
+        TestDb {
+            db,
+            backend: "sqlite",
+            sqlite_dir: Some(dir),
+            postgres: None,
+        }
     }
 
-    /// A fresh schema on the test server, or `None` (with a loud line) when none is configured.
+    /// A migrated fresh schema on the test server, or `None` (with a loud line) when none is configured.
     pub fn postgres() -> Option<TestDb> {
+        let t = Self::empty_postgres()?;
+        t.db.migrate().expect("migrate PostgreSQL");
+        Some(t)
+    }
+
+    /// A fresh, empty schema on the test server, or `None` (with a loud line) when none is configured.
+    pub fn empty_postgres() -> Option<TestDb> {
         let Some(base) = postgres_url() else {
             eprintln!("skipped: PostgreSQL ({POSTGRES_ENV} is unset; only SQLite was tested)");
             return None;
         };
         let schema = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = ConnectionManager::new(DbSettings::new(DatabaseUrl::Postgres(base.clone())))
-            .establish()
-            .expect("connect to SWITCHBOARD_TEST_DATABASE_URL");
-        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create test schema");
+        let mut admin =
+            ConnectionManager::new(DbSettings::new(DatabaseUrl::Postgres(base.clone())))
+                .establish()
+                .expect("connect to SWITCHBOARD_TEST_DATABASE_URL");
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create test schema");
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
         let db = Db::connect(DbSettings::new(DatabaseUrl::Postgres(url))).expect("open PostgreSQL");
-        db.migrate().expect("migrate PostgreSQL");
-        Some(TestDb { db, backend: "postgres", sqlite_dir: None, postgres: Some((base, schema)) })
+        Some(TestDb {
+            db,
+            backend: "postgres",
+            sqlite_dir: None,
+            postgres: Some((base, schema)),
+        })
     }
 
     /// SQLite always, PostgreSQL when configured: run a test body against each.
@@ -56,7 +81,9 @@ impl TestDb {
 
     /// The SQLite file (and its folder), for tests that inspect what is on disk.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        self.sqlite_dir.as_ref().map(|d| d.path().join("switchboard.db"))
+        self.sqlite_dir
+            .as_ref()
+            .map(|d| d.path().join("switchboard.db"))
     }
 
     /// The URL a child process (the real binary) should use for this database.
@@ -69,14 +96,17 @@ impl TestDb {
 }
 
 pub fn postgres_url() -> Option<String> {
-    std::env::var(POSTGRES_ENV).ok().filter(|v| !v.trim().is_empty())
+    std::env::var(POSTGRES_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.postgres
             && let Ok(mut admin) =
-                ConnectionManager::new(DbSettings::new(DatabaseUrl::Postgres(base.clone()))).establish()
+                ConnectionManager::new(DbSettings::new(DatabaseUrl::Postgres(base.clone())))
+                    .establish()
         {
             let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }

@@ -48,7 +48,10 @@ impl std::fmt::Debug for ChannelSecrets {
 impl Channel {
     pub fn open_secrets(&self, secrets: &SecretBox) -> Result<ChannelSecrets, StoreError> {
         let open_optional = |context, sealed: &Option<String>| {
-            sealed.as_deref().map(|s| secrets.open(context, s)).transpose()
+            sealed
+                .as_deref()
+                .map(|s| secrets.open(context, s))
+                .transpose()
         };
         Ok(ChannelSecrets {
             access_token: secrets.open(ACCESS_TOKEN, &self.access_token_sealed)?,
@@ -69,7 +72,9 @@ fn validate(input: &ChannelInput) -> Result<(), StoreError> {
     if let Some(waba) = &input.waba_id
         && !digits(waba.trim())
     {
-        return Err(StoreError::Invalid(format!("WABA id '{waba}' must be numeric")));
+        return Err(StoreError::Invalid(format!(
+            "WABA id '{waba}' must be numeric"
+        )));
     }
     if input.access_token.trim().is_empty() {
         return Err(StoreError::Invalid("access token must not be empty".into()));
@@ -91,7 +96,11 @@ fn validate(input: &ChannelInput) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn seal_optional(secrets: &SecretBox, context: &'static str, value: &Option<String>) -> Result<Option<String>, StoreError> {
+fn seal_optional(
+    secrets: &SecretBox,
+    context: &'static str,
+    value: &Option<String>,
+) -> Result<Option<String>, StoreError> {
     Ok(value
         .as_deref()
         .map(str::trim)
@@ -107,14 +116,19 @@ fn build(secrets: &SecretBox, input: &ChannelInput, id: String) -> Result<Channe
     Ok(Channel {
         id,
         organization_id: input.organization_id.clone(),
-        name: input.name.clone().unwrap_or_else(|| format!("WhatsApp {phone_number_id}")),
+        name: input
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("WhatsApp {phone_number_id}")),
         phone_number_id,
         display_phone_number: input.display_phone_number.clone(),
         waba_id: input.waba_id.as_ref().map(|w| w.trim().to_string()),
         access_token_sealed: secrets.seal(ACCESS_TOKEN, input.access_token.trim())?,
         app_secret_sealed: seal_optional(secrets, APP_SECRET, &input.app_secret)?,
         verify_token_sealed: seal_optional(secrets, VERIFY_TOKEN, &input.verify_token)?,
-        messages_per_second: input.messages_per_second.unwrap_or(DEFAULT_MESSAGES_PER_SECOND),
+        messages_per_second: input
+            .messages_per_second
+            .unwrap_or(DEFAULT_MESSAGES_PER_SECOND),
         default_country_code: input.default_country_code.clone(),
         status: "ACTIVE".into(),
         status_reason: None,
@@ -125,7 +139,11 @@ fn build(secrets: &SecretBox, input: &ChannelInput, id: String) -> Result<Channe
     })
 }
 
-pub fn insert_channel(conn: &mut AnyConnection, secrets: &SecretBox, input: &ChannelInput) -> Result<Channel, StoreError> {
+pub fn insert_channel(
+    conn: &mut AnyConnection,
+    secrets: &SecretBox,
+    input: &ChannelInput,
+) -> Result<Channel, StoreError> {
     let channel = build(secrets, input, new_id())?;
     diesel::insert_into(dsl::channels).values(&channel).execute(conn).map_err(|e| {
         let e = StoreError::from(e);
@@ -143,9 +161,14 @@ pub fn insert_channel(conn: &mut AnyConnection, secrets: &SecretBox, input: &Cha
 
 /// Inserts the channel, or refreshes the secrets and settings of the one with the same
 /// phone number id in the same organization (the env-var bootstrap runs at every start).
-pub fn upsert_channel(conn: &mut AnyConnection, secrets: &SecretBox, input: &ChannelInput) -> Result<Channel, StoreError> {
+pub fn upsert_channel(
+    conn: &mut AnyConnection,
+    secrets: &SecretBox,
+    input: &ChannelInput,
+) -> Result<Channel, StoreError> {
     conn.transaction(|c| {
-        let Some(existing) = find_channel_by_phone_number_id(c, input.phone_number_id.trim())? else {
+        let Some(existing) = find_channel_by_phone_number_id(c, input.phone_number_id.trim())?
+        else {
             return insert_channel(c, secrets, input);
         };
         if existing.organization_id != input.organization_id {
@@ -178,11 +201,21 @@ pub fn upsert_channel(conn: &mut AnyConnection, secrets: &SecretBox, input: &Cha
     })
 }
 
-pub fn find_channel_by_phone_number_id(conn: &mut AnyConnection, phone_number_id: &str) -> Result<Option<Channel>, StoreError> {
-    Ok(dsl::channels.filter(dsl::phone_number_id.eq(phone_number_id)).first(conn).optional()?)
+pub fn find_channel_by_phone_number_id(
+    conn: &mut AnyConnection,
+    phone_number_id: &str,
+) -> Result<Option<Channel>, StoreError> {
+    Ok(dsl::channels
+        .filter(dsl::phone_number_id.eq(phone_number_id))
+        .first(conn)
+        .optional()?)
 }
 
-pub fn find_channel(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<Option<Channel>, StoreError> {
+pub fn find_channel(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<Option<Channel>, StoreError> {
     Ok(dsl::channels
         .filter(dsl::organization_id.eq(organization_id))
         .filter(dsl::id.eq(id))
@@ -190,7 +223,10 @@ pub fn find_channel(conn: &mut AnyConnection, organization_id: &str, id: &str) -
         .optional()?)
 }
 
-pub fn list_channels(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<Channel>, StoreError> {
+pub fn list_channels(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Vec<Channel>, StoreError> {
     Ok(dsl::channels
         .filter(dsl::organization_id.eq(organization_id))
         .order(dsl::created_at.asc())

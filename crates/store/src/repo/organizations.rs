@@ -15,7 +15,9 @@ pub fn insert_organization(
 ) -> Result<Organization, StoreError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(StoreError::Invalid("organization name must not be empty".into()));
+        return Err(StoreError::Invalid(
+            "organization name must not be empty".into(),
+        ));
     }
     let slug = match slug {
         Some(s) => validate_slug(s)?,
@@ -37,18 +39,29 @@ pub fn insert_organization(
                 org.slug
             )));
         }
-        diesel::insert_into(dsl::organizations).values(&org).execute(c)?;
+        diesel::insert_into(dsl::organizations)
+            .values(&org)
+            .execute(c)?;
         pipelines::insert_default_pipeline(c, &org.id)?;
         Ok(org)
     })
 }
 
-pub fn find_organization(conn: &mut AnyConnection, id: &str) -> Result<Option<Organization>, StoreError> {
+pub fn find_organization(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<Organization>, StoreError> {
     Ok(dsl::organizations.find(id).first(conn).optional()?)
 }
 
-pub fn find_organization_by_slug(conn: &mut AnyConnection, slug: &str) -> Result<Option<Organization>, StoreError> {
-    Ok(dsl::organizations.filter(dsl::slug.eq(slug)).first(conn).optional()?)
+pub fn find_organization_by_slug(
+    conn: &mut AnyConnection,
+    slug: &str,
+) -> Result<Option<Organization>, StoreError> {
+    Ok(dsl::organizations
+        .filter(dsl::slug.eq(slug))
+        .first(conn)
+        .optional()?)
 }
 
 /// Looks an organization up by id or, failing that, by slug: what the CLI's `--org` accepts.
@@ -58,7 +71,9 @@ pub fn find_organization_by_id_or_slug(
 ) -> Result<Organization, StoreError> {
     match find_organization(conn, id_or_slug)? {
         Some(org) => Ok(org),
-        None => find_organization_by_slug(conn, id_or_slug)?.ok_or(StoreError::NotFound("organization")),
+        None => {
+            find_organization_by_slug(conn, id_or_slug)?.ok_or(StoreError::NotFound("organization"))
+        }
     }
 }
 
@@ -67,7 +82,11 @@ pub fn list_organizations(conn: &mut AnyConnection) -> Result<Vec<Organization>,
 }
 
 /// Returns the organization with this slug, creating it (with its default pipeline) if needed.
-pub fn ensure_organization(conn: &mut AnyConnection, name: &str, slug: &str) -> Result<Organization, StoreError> {
+pub fn ensure_organization(
+    conn: &mut AnyConnection,
+    name: &str,
+    slug: &str,
+) -> Result<Organization, StoreError> {
     if let Some(org) = find_organization_by_slug(conn, slug)? {
         return Ok(org);
     }
@@ -90,8 +109,16 @@ pub fn slugify(name: &str) -> String {
             slug.push('-');
         }
     }
-    let slug = slug.trim_end_matches('-').chars().take(63).collect::<String>();
-    if slug.is_empty() { "org".to_string() } else { slug }
+    let slug = slug
+        .trim_end_matches('-')
+        .chars()
+        .take(63)
+        .collect::<String>();
+    if slug.is_empty() {
+        "org".to_string()
+    } else {
+        slug
+    }
 }
 
 fn validate_slug(slug: &str) -> Result<String, StoreError> {
@@ -99,7 +126,9 @@ fn validate_slug(slug: &str) -> Result<String, StoreError> {
     let valid = !slug.is_empty()
         && slug.len() <= 63
         && slug.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if valid {
         Ok(slug.to_string())
     } else {

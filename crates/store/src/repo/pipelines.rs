@@ -9,7 +9,10 @@ use crate::schema::{pipelines, stages};
 /// WhatsApp enter at the first one.
 pub const DEFAULT_STAGES: [&str; 5] = ["New", "Contacted", "Qualified", "Won", "Lost"];
 
-pub fn insert_default_pipeline(conn: &mut AnyConnection, organization_id: &str) -> Result<Pipeline, StoreError> {
+pub fn insert_default_pipeline(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Pipeline, StoreError> {
     let at = now();
     let pipeline = Pipeline {
         id: new_id(),
@@ -19,7 +22,9 @@ pub fn insert_default_pipeline(conn: &mut AnyConnection, organization_id: &str) 
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(pipelines::table).values(&pipeline).execute(conn)?;
+    diesel::insert_into(pipelines::table)
+        .values(&pipeline)
+        .execute(conn)?;
     for (position, name) in (0..).zip(DEFAULT_STAGES) {
         let stage = Stage {
             id: new_id(),
@@ -30,12 +35,17 @@ pub fn insert_default_pipeline(conn: &mut AnyConnection, organization_id: &str) 
             created_at: at,
             updated_at: at,
         };
-        diesel::insert_into(stages::table).values(&stage).execute(conn)?;
+        diesel::insert_into(stages::table)
+            .values(&stage)
+            .execute(conn)?;
     }
     Ok(pipeline)
 }
 
-pub fn find_default_pipeline(conn: &mut AnyConnection, organization_id: &str) -> Result<Option<Pipeline>, StoreError> {
+pub fn find_default_pipeline(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Option<Pipeline>, StoreError> {
     Ok(pipelines::table
         .filter(pipelines::organization_id.eq(organization_id))
         .filter(pipelines::is_default.eq(true))
@@ -43,7 +53,11 @@ pub fn find_default_pipeline(conn: &mut AnyConnection, organization_id: &str) ->
         .optional()?)
 }
 
-pub fn list_stages(conn: &mut AnyConnection, organization_id: &str, pipeline_id: &str) -> Result<Vec<Stage>, StoreError> {
+pub fn list_stages(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    pipeline_id: &str,
+) -> Result<Vec<Stage>, StoreError> {
     Ok(stages::table
         .filter(stages::organization_id.eq(organization_id))
         .filter(stages::pipeline_id.eq(pipeline_id))

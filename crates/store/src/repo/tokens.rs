@@ -35,8 +35,14 @@ pub fn insert_api_token(
         last_used_at: None,
         revoked_at: None,
     };
-    diesel::insert_into(api_tokens::table).values(&token).execute(conn)?;
-    Ok(IssuedToken { plaintext: generated.plaintext, token, user: user.clone() })
+    diesel::insert_into(api_tokens::table)
+        .values(&token)
+        .execute(conn)?;
+    Ok(IssuedToken {
+        plaintext: generated.plaintext,
+        token,
+        user: user.clone(),
+    })
 }
 
 /// Creates a user with `role` and a token for them, in one transaction: what
@@ -48,7 +54,10 @@ pub fn insert_user_with_token(
     name: Option<&str>,
 ) -> Result<IssuedToken, StoreError> {
     let name = name.map(str::trim).filter(|n| !n.is_empty());
-    let user_name = name.map_or_else(|| format!("{} token", role.as_str().to_lowercase()), str::to_string);
+    let user_name = name.map_or_else(
+        || format!("{} token", role.as_str().to_lowercase()),
+        str::to_string,
+    );
     conn.transaction(|c| {
         let user = users::insert_user(c, organization_id, &user_name, None, role)?;
         insert_api_token(c, &user, &user_name)
@@ -56,7 +65,10 @@ pub fn insert_user_with_token(
 }
 
 /// The live (not revoked) token with this plaintext, and its user.
-pub fn find_active_token(conn: &mut AnyConnection, plaintext: &str) -> Result<Option<(ApiToken, User)>, StoreError> {
+pub fn find_active_token(
+    conn: &mut AnyConnection,
+    plaintext: &str,
+) -> Result<Option<(ApiToken, User)>, StoreError> {
     let hash = hash_api_token(plaintext);
     let found: Option<(ApiToken, User)> = api_tokens::table
         .inner_join(users_table::table)
@@ -69,7 +81,10 @@ pub fn find_active_token(conn: &mut AnyConnection, plaintext: &str) -> Result<Op
     Ok(found.filter(|(token, _)| constant_time_eq(token.token_hash.as_bytes(), hash.as_bytes())))
 }
 
-pub fn list_api_tokens(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<(ApiToken, User)>, StoreError> {
+pub fn list_api_tokens(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Vec<(ApiToken, User)>, StoreError> {
     Ok(api_tokens::table
         .inner_join(users_table::table)
         .filter(api_tokens::organization_id.eq(organization_id))
@@ -80,9 +95,13 @@ pub fn list_api_tokens(conn: &mut AnyConnection, organization_id: &str) -> Resul
 
 /// Revokes a token; revoking one already revoked keeps its first revocation time.
 pub fn revoke_api_token(conn: &mut AnyConnection, id: &str) -> Result<ApiToken, StoreError> {
-    diesel::update(api_tokens::table.find(id).filter(api_tokens::revoked_at.is_null()))
-        .set(api_tokens::revoked_at.eq(now()))
-        .execute(conn)?;
+    diesel::update(
+        api_tokens::table
+            .find(id)
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now()))
+    .execute(conn)?;
     api_tokens::table
         .find(id)
         .first(conn)
@@ -91,7 +110,11 @@ pub fn revoke_api_token(conn: &mut AnyConnection, id: &str) -> Result<ApiToken, 
 }
 
 /// Like `revoke_api_token`, but only within one organization (what the API offers).
-pub fn revoke_org_api_token(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<ApiToken, StoreError> {
+pub fn revoke_org_api_token(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<ApiToken, StoreError> {
     let owned = api_tokens::table
         .find(id)
         .filter(api_tokens::organization_id.eq(organization_id))

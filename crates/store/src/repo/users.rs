@@ -27,18 +27,27 @@ pub fn insert_user(
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(dsl::users).values(&user).execute(conn).map_err(|e| {
-        let e = StoreError::from(e);
-        if e.is_unique_violation() {
-            StoreError::Conflict("a user with that email already exists in this organization".into())
-        } else {
-            e
-        }
-    })?;
+    diesel::insert_into(dsl::users)
+        .values(&user)
+        .execute(conn)
+        .map_err(|e| {
+            let e = StoreError::from(e);
+            if e.is_unique_violation() {
+                StoreError::Conflict(
+                    "a user with that email already exists in this organization".into(),
+                )
+            } else {
+                e
+            }
+        })?;
     Ok(user)
 }
 
-pub fn find_user(conn: &mut AnyConnection, organization_id: &str, id: &str) -> Result<Option<User>, StoreError> {
+pub fn find_user(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    id: &str,
+) -> Result<Option<User>, StoreError> {
     Ok(dsl::users
         .filter(dsl::organization_id.eq(organization_id))
         .filter(dsl::id.eq(id))
@@ -46,7 +55,10 @@ pub fn find_user(conn: &mut AnyConnection, organization_id: &str, id: &str) -> R
         .optional()?)
 }
 
-pub fn list_users(conn: &mut AnyConnection, organization_id: &str) -> Result<Vec<User>, StoreError> {
+pub fn list_users(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Vec<User>, StoreError> {
     Ok(dsl::users
         .filter(dsl::organization_id.eq(organization_id))
         .order(dsl::created_at.asc())

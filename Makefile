@@ -1,0 +1,24 @@
+# Switchboard's everyday commands. `make help` lists them.
+CARGO ?= cargo
+
+.PHONY: help run build test fmt lint check
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: ## build and start Switchboard (HTTP + job runner) on the embedded SQLite default
+	$(CARGO) run --release --bin switchboard -- start
+
+build: ## build the release binary: target/release/switchboard
+	$(CARGO) build --release --bin switchboard
+
+test: lint ## formatting, lints and every test (PostgreSQL ones run when SWITCHBOARD_TEST_DATABASE_URL is set)
+	$(CARGO) build --bin switchboard
+	$(CARGO) test --workspace
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all

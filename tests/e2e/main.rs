@@ -1,0 +1,4 @@
+//! End-to-end tests: the real `switchboard` binary, as an operator runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;

@@ -1,0 +1,130 @@
+//! Harness for tests and benchmarks that run the real `switchboard` binary, as an operator would.
+#![allow(clippy::expect_used)] // harness: a broken set-up should stop the test loudly
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Variables that would leak the developer's own set-up into a test.
+const ISOLATED_VARS: &[&str] = &[
+    "DATABASE_URL",
+    "SWITCHBOARD_BIND",
+    "SWITCHBOARD_MASTER_KEY",
+    "SWITCHBOARD_ENV",
+    "SWITCHBOARD_DATA_DIR",
+    "SWITCHBOARD_SQLITE_SYNCHRONOUS",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_WEBHOOK_VERIFY_TOKEN",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_ACCESS_TOKEN",
+    "WHATSAPP_TOKEN",
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_WABA_ID",
+    "WHATSAPP_BUSINESS_ACCOUNT_ID",
+    "WHATSAPP_API_URL",
+    "WHATSAPP_API_VERSION",
+    "JOB_RUNNER_ENABLED",
+    "JOB_RUNNER_INTERVAL_MS",
+    "INTERNAL_API_KEY",
+    "WHATSAPP_DEFAULT_TO",
+    "DEFAULT_COUNTRY_CODE",
+];
+
+/// The `switchboard` binary next to this test executable (target/<profile>/switchboard),
+/// or `SWITCHBOARD_BIN`. `make test` builds it before the tests run.
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("SWITCHBOARD_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/switchboard
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join("switchboard");
+    assert!(
+        bin.exists(),
+        "{} does not exist: build it first with `cargo build --bin switchboard` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A scratch folder to run the binary in, with the environment cleaned of the developer's settings.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workdir {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `switchboard ARGS` in this folder, with DATABASE_URL set to `database_url`.
+    pub fn command(&self, database_url: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary());
+        for var in ISOLATED_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.current_dir(self.path())
+            .env("DATABASE_URL", database_url)
+            .args(args);
+        cmd
+    }
+
+    pub fn run(&self, database_url: &str, args: &[&str]) -> Output {
+        self.command(database_url, args)
+            .output()
+            .expect("run switchboard")
+    }
+
+    /// Runs and returns trimmed stdout, failing the test with stderr when the command fails.
+    pub fn ok(&self, database_url: &str, args: &[&str]) -> String {
+        let out = self.run(database_url, args);
+        assert!(
+            out.status.success(),
+            "switchboard {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8 stdout")
+            .trim()
+            .to_string()
+    }
+
+    pub fn sqlite_url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.path().join("data/switchboard.db").display()
+        )
+    }
+}
+
+/// True when `haystack` contains `needle` anywhere: used to prove secrets never reach disk.
+pub fn bytes_contain(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The SQLite database file plus its write-ahead log, as bytes.
+pub fn sqlite_bytes(db_file: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(db_file).expect("read database file");
+    let mut wal = db_file.as_os_str().to_owned();
+    wal.push("-wal");
+    bytes.extend(std::fs::read(PathBuf::from(wal)).unwrap_or_default());
+    bytes
+}
