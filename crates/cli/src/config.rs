@@ -97,6 +97,8 @@ pub struct Config {
     pub default_country_code: Option<String>,
     pub internal_api_key: Option<Secret>,
     pub runner: RunnerConfig,
+    /// Largest webhook body accepted; Meta sends up to 3 MB.
+    pub webhook_max_bytes: usize,
 }
 
 /// Where variables come from: the process environment in production, a map in tests.
@@ -225,6 +227,7 @@ impl Config {
                 .transpose()?,
             internal_api_key: value(src, "INTERNAL_API_KEY").map(Secret),
             runner: runner_config(src)?,
+            webhook_max_bytes: webhook_max_bytes(src)?,
         })
     }
 }
@@ -350,6 +353,21 @@ fn default_channel(src: &dyn Source) -> Result<Option<DefaultChannel>, ConfigErr
     }))
 }
 
+fn webhook_max_bytes(src: &dyn Source) -> Result<usize, ConfigError> {
+    let Some(raw) = value(src, "SWITCHBOARD_WEBHOOK_MAX_BYTES") else {
+        return Ok(switchboard_ingest::DEFAULT_MAX_BODY_BYTES);
+    };
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
+        .ok_or_else(|| {
+            bad(
+                "SWITCHBOARD_WEBHOOK_MAX_BYTES",
+                format!("expected a byte count from 1024 to 67108864, got '{raw}'"),
+            )
+        })
+}
+
 fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
     let enabled = value(src, "JOB_RUNNER_ENABLED")
         .map(|raw| parse_bool("JOB_RUNNER_ENABLED", &raw))
@@ -428,7 +446,8 @@ mod tests {
 
     #[test]
     fn every_bad_value_names_its_variable() {
-        let cases: [(&str, &str); 12] = [
+        let cases: [(&str, &str); 13] = [
+            ("SWITCHBOARD_WEBHOOK_MAX_BYTES", "3MB"),
             ("DATABASE_URL", "mysql://x"),
             ("SWITCHBOARD_BIND", "localhost"),
             ("SWITCHBOARD_ENV", "staging"),

@@ -1,13 +1,20 @@
 //! The long-running processes: `start` (everything), `serve` (HTTP) and `runner` (jobs).
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, Result};
 use clap::Args;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use switchboard_ingest::{ChannelDirectory, Ingest, IngestSettings};
 use switchboard_store::bootstrap::ensure_default_tenant;
 use switchboard_store::repo::channels;
+use switchboard_store::writer::GroupCommit;
 use switchboard_store::{Db, SecretBox};
 
 use crate::admin::open_secret_box;
-use crate::config::Config;
+use crate::config::{Config, Environment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -25,6 +32,10 @@ impl Role {
             Role::Runner => "runner",
         }
     }
+
+    fn serves_http(self) -> bool {
+        matches!(self, Role::All | Role::Http)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -33,6 +44,13 @@ pub struct ServerArgs {
     #[arg(long)]
     pub no_migrate: bool,
 }
+
+/// Largest number of webhooks committed in one transaction.
+const INGEST_MAX_BATCH: usize = 256;
+/// How often channels changed by other processes are picked up.
+const CHANNEL_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// In-flight requests get this long to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub fn run(config: &Config, role: Role, args: &ServerArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -45,7 +63,7 @@ pub fn run(config: &Config, role: Role, args: &ServerArgs) -> Result<()> {
 
 async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()> {
     let db = prepare_database(config, args)?;
-    let secrets = open_secret_box(config)?;
+    let secrets = Arc::new(open_secret_box(config)?);
     bootstrap(config, &db, &secrets)?;
     if db.is_sqlite() && role != Role::All {
         tracing::warn!(
@@ -54,15 +72,109 @@ async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()>
             role.name()
         );
     }
-    tracing::info!(
-        command = role.name(),
-        database = %config.database.url,
-        "Switchboard is up; webhook ingest, the REST API and the job runner are not part of this build yet, \
-         so there is nothing to serve: press Ctrl-C to stop"
-    );
-    shutdown_signal().await;
-    tracing::info!("shutting down");
+    if role.serves_http() {
+        serve_http(config, db, secrets).await
+    } else {
+        tracing::info!(
+            command = role.name(),
+            database = %config.database.url,
+            "the job runner is not part of this build yet; nothing to run: press Ctrl-C to stop"
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        Ok(())
+    }
+}
+
+async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>) -> Result<()> {
+    let metrics = install_metrics()?;
+    let directory = ChannelDirectory::load(db.clone(), secrets).await?;
+    let settings = IngestSettings {
+        max_body_bytes: config.webhook_max_bytes,
+        production: config.environment == Environment::Production,
+    };
+    if settings.production && directory.snapshot().app_secrets().is_empty() {
+        anyhow::bail!(
+            "SWITCHBOARD_ENV=production needs webhook signatures checked, but no channel has an app secret: \
+             set WHATSAPP_APP_SECRET or add one with `switchboard channel add --app-secret`"
+        );
+    }
+    switchboard_ingest::log_signature_policy(&directory, &settings);
+    directory.spawn_periodic_refresh(CHANNEL_RELOAD_INTERVAL);
+    let writer = GroupCommit::start(db.clone(), "ingest", INGEST_MAX_BATCH, None)?;
+    let ingest = web::Data::new(Ingest {
+        directory,
+        writer,
+        settings,
+    });
+    let ready_db = web::Data::new(db);
+    let metrics = web::Data::new(metrics);
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(|cfg| switchboard_ingest::configure(cfg, ingest.clone()))
+            .app_data(ready_db.clone())
+            .app_data(metrics.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(render_metrics))
+    })
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+    .bind(config.bind)
+    .with_context(|| format!("cannot listen on {} (SWITCHBOARD_BIND)", config.bind))?;
+    for address in server.addrs() {
+        tracing::info!(address = %address, database = %config.database.url, "listening");
+    }
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    server.await.context("the HTTP server failed")?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+fn install_metrics() -> Result<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
+        )
+        .context("metrics buckets")?
+        .install_recorder()
+        .context("cannot install the metrics recorder")
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready when the database answers.
+async fn readyz(db: web::Data<Db>) -> HttpResponse {
+    let ping = db
+        .run(|conn| {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("SELECT 1").map_err(Into::into)
+        })
+        .await;
+    match ping {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Err(e) => HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({ "errorCode": "DATABASE_UNAVAILABLE", "message": e.to_string() }),
+        ),
+    }
+}
+
+async fn render_metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
 }
 
 fn prepare_database(config: &Config, args: &ServerArgs) -> Result<Db> {

@@ -280,3 +280,44 @@ pub fn list_columns(conn: &mut AnyConnection) -> Result<Vec<ColumnInfo>, StoreEr
     columns.sort();
     Ok(columns)
 }
+
+/// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the
+/// write lock up front: a deferred transaction that upgrades later can fail at once with
+/// SQLITE_BUSY instead of waiting. Nested `transaction` calls inside `f` become savepoints.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if !matches!(conn, AnyConnection::Sqlite(_)) {
+        return conn.transaction(f);
+    }
+    on_sqlite(conn, |c| {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+    })?;
+    match f(conn) {
+        Ok(value) => match on_sqlite(conn, AnsiTransactionManager::commit_transaction) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                // A failed COMMIT may leave the transaction open; close it before reporting.
+                let _ = on_sqlite(conn, AnsiTransactionManager::rollback_transaction);
+                Err(commit_error.into())
+            }
+        },
+        Err(e) => {
+            on_sqlite(conn, AnsiTransactionManager::rollback_transaction)?;
+            Err(e)
+        }
+    }
+}
+
+fn on_sqlite(
+    conn: &mut AnyConnection,
+    op: impl FnOnce(&mut SqliteConnection) -> diesel::QueryResult<()>,
+) -> diesel::QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => op(c),
+        AnyConnection::Postgres(_) => Ok(()),
+    }
+}

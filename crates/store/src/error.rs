@@ -23,6 +23,9 @@ pub enum StoreError {
     Crypto(#[from] CryptoError),
     #[error("database error: {0}")]
     Database(diesel::result::Error),
+    /// The database could not commit: the caller should answer "try again later".
+    #[error("the database could not commit: {0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }

@@ -9,6 +9,7 @@ pub mod models;
 pub mod repo;
 pub mod schema;
 pub mod url;
+pub mod writer;
 
 pub use crypto::SecretBox;
 pub use db::{AnyConnection, Db, DbSettings, SqliteSynchronous};

@@ -4,7 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::schema::{api_tokens, channels, organizations, pipelines, stages, users};
+use crate::schema::{
+    api_tokens, channels, integration_jobs, organizations, pipelines, stages, users, webhook_events,
+};
 
 /// Now, in UTC, at the microsecond precision both backends store.
 pub fn now() -> NaiveDateTime {
@@ -103,4 +105,41 @@ pub struct Stage {
     pub position: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_events)]
+pub struct WebhookEvent {
+    pub id: String,
+    pub organization_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub provider: String,
+    pub body: Vec<u8>,
+    pub body_sha256: String,
+    pub headers: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub processed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = integration_jobs)]
+pub struct IntegrationJob {
+    pub id: String,
+    pub organization_id: Option<String>,
+    pub kind: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub webhook_event_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
 }

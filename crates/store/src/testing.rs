@@ -112,3 +112,38 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// `shared/fixtures` beside the repository (`SWITCHBOARD_FIXTURES_DIR` overrides it).
+pub fn fixtures_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SWITCHBOARD_FIXTURES_DIR") {
+        return PathBuf::from(dir);
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the shared folder must sit beside the repository",
+        dir.display()
+    );
+    dir
+}
+
+/// Every Meta webhook fixture as (file name, raw bytes), sorted by name.
+pub fn webhook_fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = fixtures_dir().join("meta-webhooks");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, std::fs::read(&p).expect("read fixture"))
+        })
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "no fixtures in {}", dir.display());
+    fixtures
+}

@@ -2,7 +2,9 @@
 //! Every function that reads tenant data takes the organization id and filters by it.
 
 pub mod channels;
+pub mod jobs;
 pub mod organizations;
 pub mod pipelines;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;

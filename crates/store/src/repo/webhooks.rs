@@ -1,0 +1,121 @@
+//! The webhook log of record: every body Meta delivered, stored raw, exactly once.
+
+use diesel::prelude::*;
+use serde_json::json;
+use switchboard_domain::{EventStatus, job_kind};
+
+use crate::db::AnyConnection;
+use crate::error::StoreError;
+use crate::models::WebhookEvent;
+use crate::repo::jobs;
+use crate::schema::webhook_events;
+
+/// What became of one event handed to [`insert_events_with_jobs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventInsert {
+    /// Stored now (with its job when the event is PENDING).
+    Stored,
+    /// A byte-identical body was stored before: nothing written.
+    Duplicate,
+}
+
+/// Stores events and, for each newly stored PENDING one, its PROCESS_WEBHOOK job. Meant to run
+/// inside one write transaction for a whole batch (group commit). Duplicates are detected by
+/// the unique `body_sha256`, in the database, so they are caught across processes and restarts.
+pub fn insert_events_with_jobs(
+    conn: &mut AnyConnection,
+    events: &[WebhookEvent],
+) -> Result<Vec<EventInsert>, StoreError> {
+    let stored_ids = insert_events_skipping_duplicates(conn, events)?;
+    let jobs: Vec<_> = events
+        .iter()
+        .filter(|e| e.status == EventStatus::Pending.as_str() && stored_ids.contains(&e.id))
+        .map(|e| {
+            let mut job = jobs::new_job(
+                job_kind::PROCESS_WEBHOOK,
+                e.organization_id.clone(),
+                json!({ "webhookEventId": e.id }).to_string(),
+                e.received_at,
+            );
+            job.webhook_event_id = Some(e.id.clone());
+            job
+        })
+        .collect();
+    jobs::insert_jobs(conn, &jobs)?;
+    Ok(events
+        .iter()
+        .map(|e| {
+            if stored_ids.contains(&e.id) {
+                EventInsert::Stored
+            } else {
+                EventInsert::Duplicate
+            }
+        })
+        .collect())
+}
+
+/// Returns the ids that were inserted (the others' bodies were already stored).
+fn insert_events_skipping_duplicates(
+    conn: &mut AnyConnection,
+    events: &[WebhookEvent],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if events.is_empty() {
+        return Ok(Default::default());
+    }
+    let ids = match conn {
+        AnyConnection::Postgres(c) => diesel::insert_into(webhook_events::table)
+            .values(events)
+            .on_conflict(webhook_events::body_sha256)
+            .do_nothing()
+            .returning(webhook_events::id)
+            .get_results::<String>(c)?,
+        AnyConnection::Sqlite(c) => {
+            let mut ids = Vec::with_capacity(events.len());
+            for event in events {
+                let inserted = diesel::insert_into(webhook_events::table)
+                    .values(event)
+                    .on_conflict(webhook_events::body_sha256)
+                    .do_nothing()
+                    .execute(c)?;
+                if inserted == 1 {
+                    ids.push(event.id.clone());
+                }
+            }
+            ids
+        }
+    };
+    Ok(ids.into_iter().collect())
+}
+
+pub fn find_event(conn: &mut AnyConnection, id: &str) -> Result<Option<WebhookEvent>, StoreError> {
+    Ok(webhook_events::table.find(id).first(conn).optional()?)
+}
+
+pub fn find_event_by_sha256(
+    conn: &mut AnyConnection,
+    body_sha256: &str,
+) -> Result<Option<WebhookEvent>, StoreError> {
+    Ok(webhook_events::table
+        .filter(webhook_events::body_sha256.eq(body_sha256))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list_events(conn: &mut AnyConnection) -> Result<Vec<WebhookEvent>, StoreError> {
+    Ok(webhook_events::table
+        .order(webhook_events::received_at.asc())
+        .load(conn)?)
+}
+
+pub fn count_events(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(webhook_events::table.count().get_result(conn)?)
+}
+
+/// Webhook events are written through the group-commit writer, a batch per transaction.
+impl crate::writer::Batch for WebhookEvent {
+    type Output = EventInsert;
+
+    fn write(conn: &mut AnyConnection, items: &[Self]) -> Result<Vec<EventInsert>, StoreError> {
+        insert_events_with_jobs(conn, items)
+    }
+}
