@@ -22,3 +22,11 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 
 fmt: ## format the code
 	$(CARGO) fmt --all
+
+.PHONY: bench-ingest
+bench-ingest: ## webhook ack path: 50,000 signed webhooks at 64 connections, SQLite (FULL) and PostgreSQL, vs a no-op ceiling
+	$(CARGO) build --release --bin switchboard --bin bench-ingest
+	./target/release/bench-ingest --backend sqlite --requests 50000 --concurrency 64
+	@if [ -n "$$SWITCHBOARD_TEST_DATABASE_URL" ]; then \
+		./target/release/bench-ingest --backend postgres --requests 50000 --concurrency 64; \
+	else echo "skipped: PostgreSQL (set SWITCHBOARD_TEST_DATABASE_URL)"; fi

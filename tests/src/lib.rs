@@ -1,6 +1,10 @@
 //! Harness for tests and benchmarks that run the real `switchboard` binary, as an operator would.
 #![allow(clippy::expect_used)] // harness: a broken set-up should stop the test loudly
 
+pub mod bench;
+pub mod load;
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,6 +16,8 @@ const ISOLATED_VARS: &[&str] = &[
     "SWITCHBOARD_ENV",
     "SWITCHBOARD_DATA_DIR",
     "SWITCHBOARD_SQLITE_SYNCHRONOUS",
+    "SWITCHBOARD_HTTP_WORKERS",
+    "SWITCHBOARD_WEBHOOK_MAX_BYTES",
     "LOG_FORMAT",
     "RUST_LOG",
     "WHATSAPP_VERIFY_TOKEN",
@@ -38,18 +44,19 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/e2e-<hash> → target/<profile>/switchboard
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = profile_dir.join("switchboard");
-    assert!(
-        bin.exists(),
-        "{} does not exist: build it first with `cargo build --bin switchboard` (make test does)",
-        bin.display()
-    );
-    bin
+    // Tests run from target/<profile>/deps/, bench binaries from target/<profile>/.
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("switchboard"))
+        .collect();
+    candidates.iter().find(|bin| bin.exists()).cloned().unwrap_or_else(|| {
+        panic!(
+            "no switchboard binary at {:?}: build it first with `cargo build --bin switchboard` (make test does)",
+            candidates
+        )
+    })
 }
 
 /// A scratch folder to run the binary in, with the environment cleaned of the developer's settings.

@@ -99,6 +99,8 @@ pub struct Config {
     pub runner: RunnerConfig,
     /// Largest webhook body accepted; Meta sends up to 3 MB.
     pub webhook_max_bytes: usize,
+    /// HTTP worker threads (default: one per core).
+    pub http_workers: usize,
 }
 
 /// Where variables come from: the process environment in production, a map in tests.
@@ -228,6 +230,7 @@ impl Config {
             internal_api_key: value(src, "INTERNAL_API_KEY").map(Secret),
             runner: runner_config(src)?,
             webhook_max_bytes: webhook_max_bytes(src)?,
+            http_workers: http_workers(src)?,
         })
     }
 }
@@ -368,6 +371,23 @@ fn webhook_max_bytes(src: &dyn Source) -> Result<usize, ConfigError> {
         })
 }
 
+fn http_workers(src: &dyn Source) -> Result<usize, ConfigError> {
+    let Some(raw) = value(src, "SWITCHBOARD_HTTP_WORKERS") else {
+        return Ok(std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2));
+    };
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=256).contains(n))
+        .ok_or_else(|| {
+            bad(
+                "SWITCHBOARD_HTTP_WORKERS",
+                format!("expected a number from 1 to 256, got '{raw}'"),
+            )
+        })
+}
+
 fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
     let enabled = value(src, "JOB_RUNNER_ENABLED")
         .map(|raw| parse_bool("JOB_RUNNER_ENABLED", &raw))
@@ -446,7 +466,8 @@ mod tests {
 
     #[test]
     fn every_bad_value_names_its_variable() {
-        let cases: [(&str, &str); 13] = [
+        let cases: [(&str, &str); 14] = [
+            ("SWITCHBOARD_HTTP_WORKERS", "0"),
             ("SWITCHBOARD_WEBHOOK_MAX_BYTES", "3MB"),
             ("DATABASE_URL", "mysql://x"),
             ("SWITCHBOARD_BIND", "localhost"),

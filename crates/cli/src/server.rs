@@ -119,6 +119,7 @@ async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>) -> Result<
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(render_metrics))
     })
+    .workers(config.http_workers)
     .disable_signals()
     .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
     .bind(config.bind)
@@ -139,7 +140,7 @@ async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>) -> Result<
 }
 
 fn install_metrics() -> Result<PrometheusHandle> {
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Suffix("_seconds".into()),
             &[
@@ -147,8 +148,24 @@ fn install_metrics() -> Result<PrometheusHandle> {
             ],
         )
         .context("metrics buckets")?
+        .set_buckets_for_metric(
+            Matcher::Suffix("_batch_size".into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+        )
+        .context("metrics buckets")?
         .install_recorder()
-        .context("cannot install the metrics recorder")
+        .context("cannot install the metrics recorder")?;
+    // Histogram samples wait in memory until upkeep folds them into buckets; without it they
+    // would grow for as long as nobody scrapes /metrics.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
 }
 
 async fn healthz() -> HttpResponse {

@@ -1,6 +1,7 @@
 //! Connections, pools and migrations: one code path over SQLite and PostgreSQL.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -71,6 +72,14 @@ impl DbSettings {
     }
 }
 
+/// What a connection is for; on SQLite the group-commit writer's is tuned differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionRole {
+    Pooled,
+    Writer,
+    Checkpointer,
+}
+
 /// Opens connections for r2d2, keeping the real error of the backend the URL names
 /// (diesel's generic manager would try every backend and report the last failure).
 #[derive(Debug)]
@@ -84,6 +93,10 @@ impl ConnectionManager {
     }
 
     pub fn establish(&self) -> Result<AnyConnection, StoreError> {
+        self.establish_for(ConnectionRole::Pooled)
+    }
+
+    pub fn establish_for(&self, role: ConnectionRole) -> Result<AnyConnection, StoreError> {
         match &self.settings.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgres)
@@ -100,6 +113,13 @@ impl ConnectionManager {
                     self.settings.sqlite_synchronous.pragma()
                 );
                 conn.batch_execute(&pragmas)?;
+                if role == ConnectionRole::Writer {
+                    // Its checkpoints are done by the checkpointer thread, off the commit path,
+                    // and a large page cache keeps the unique-hash index (random inserts) in memory.
+                    conn.batch_execute(
+                        "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;",
+                    )?;
+                }
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -141,6 +161,7 @@ pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 pub struct Db {
     pool: Pool,
     url: DatabaseUrl,
+    manager: Arc<ConnectionManager>,
 }
 
 impl std::fmt::Debug for Db {
@@ -166,7 +187,11 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build_unchecked(manager);
-        Ok(Self { pool, url })
+        Ok(Self {
+            pool,
+            url,
+            manager: Arc::new(ConnectionManager::new(settings)),
+        })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -180,6 +205,11 @@ impl Db {
     /// A pooled connection for synchronous callers (the CLI, tests, job bodies on their own threads).
     pub fn conn(&self) -> Result<PooledConnection, StoreError> {
         self.pool.get().map_err(|e| StoreError::Pool(e.to_string()))
+    }
+
+    /// A connection of its own, outside the pool, for a long-lived thread.
+    pub fn dedicated_connection(&self, role: ConnectionRole) -> Result<AnyConnection, StoreError> {
+        self.manager.establish_for(role)
     }
 
     /// Runs `f` with a pooled connection on tokio's blocking threads.

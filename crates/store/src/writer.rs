@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::AnyConnection;
-use crate::db::{Db, PooledConnection, write_transaction};
+use crate::db::{ConnectionRole, Db, write_transaction};
 use crate::error::StoreError;
 
 /// A kind of write that can be applied many at a time inside one transaction.
@@ -42,17 +42,21 @@ impl<T: Batch> GroupCommit<T> {
     /// Starts the writer thread. `max_batch` bounds one transaction's size.
     pub fn start(
         db: Db,
-        name: &str,
+        name: &'static str,
         max_batch: usize,
         on_commit: Option<CommitHook<T::Output>>,
     ) -> Result<Self, StoreError> {
         // Room for a burst of waiting callers; past it `write` waits, which is the back-pressure.
         let (queue, rx) = mpsc::channel(max_batch.max(1) * 16);
+        if db.is_sqlite() {
+            start_checkpointer(db.clone(), name, queue.downgrade())?;
+        }
         let writer = Writer {
             db,
             rx,
             max_batch: max_batch.max(1),
             on_commit,
+            name,
             conn: None,
         };
         std::thread::Builder::new()
@@ -82,8 +86,10 @@ struct Writer<T: Batch> {
     rx: mpsc::Receiver<(T, Reply<T>)>,
     max_batch: usize,
     on_commit: Option<CommitHook<T::Output>>,
-    /// Kept between batches (no pool round trip per commit); dropped after any error.
-    conn: Option<PooledConnection>,
+    name: &'static str,
+    /// Its own connection, kept between batches and dropped after any error. Outside the
+    /// pool because on SQLite it does not checkpoint (see `start_checkpointer`).
+    conn: Option<AnyConnection>,
 }
 
 impl<T: Batch> Writer<T> {
@@ -131,9 +137,10 @@ impl<T: Batch> Writer<T> {
     }
 
     fn commit(&mut self, items: &[T]) -> Result<Vec<T::Output>, StoreError> {
+        let started = std::time::Instant::now();
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
-            None => self.db.conn()?,
+            None => self.db.dedicated_connection(ConnectionRole::Writer)?,
         };
         let outputs = write_transaction(&mut conn, |c| T::write(c, items))?;
         if outputs.len() != items.len() {
@@ -142,6 +149,35 @@ impl<T: Batch> Writer<T> {
             ));
         }
         self.conn = Some(conn);
+        metrics::histogram!("switchboard_group_commit_batch_size", "writer" => self.name)
+            .record(items.len() as f64);
+        metrics::histogram!("switchboard_group_commit_seconds", "writer" => self.name)
+            .record(started.elapsed().as_secs_f64());
         Ok(outputs)
     }
+}
+
+/// On SQLite, copying the WAL back into the database (a checkpoint, with its own fsync) would
+/// otherwise run inside the writer's commits every 1000 pages. This thread does it instead,
+/// beside the writer (a PASSIVE checkpoint never blocks it), and stops with the writer.
+fn start_checkpointer<T>(db: Db, name: &str, writer: mpsc::WeakSender<T>) -> Result<(), StoreError>
+where
+    T: Send + 'static,
+{
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+    let mut conn = db.dedicated_connection(ConnectionRole::Checkpointer)?;
+    std::thread::Builder::new()
+        .name(format!("checkpoint-{name}"))
+        .spawn(move || {
+            use diesel::connection::SimpleConnection;
+            while writer.upgrade().is_some() {
+                std::thread::sleep(EVERY);
+                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+            let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        })
+        .map_err(|e| StoreError::Internal(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
 }

@@ -85,13 +85,15 @@ CREATE TABLE integration_jobs (
     lease_owner TEXT,
     lease_expires_at TIMESTAMP,
     last_error TEXT,
-    idempotency_key TEXT UNIQUE,
+    idempotency_key TEXT,
     webhook_event_id TEXT REFERENCES webhook_events(id) ON DELETE SET NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP
 );
 CREATE INDEX integration_jobs_due_idx ON integration_jobs (status, run_at);
+-- Partial: most jobs (webhooks) have no key, and should not pay for an index entry.
+CREATE UNIQUE INDEX integration_jobs_idempotency_idx ON integration_jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE pipelines (
     id TEXT PRIMARY KEY,
