@@ -164,7 +164,7 @@ fn start_checkpointer<T>(db: Db, name: &str, writer: mpsc::WeakSender<T>) -> Res
 where
     T: Send + 'static,
 {
-    const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
     let mut conn = db.dedicated_connection(ConnectionRole::Checkpointer)?;
     std::thread::Builder::new()
         .name(format!("checkpoint-{name}"))

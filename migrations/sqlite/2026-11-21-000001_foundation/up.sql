@@ -71,7 +71,7 @@ CREATE TABLE webhook_events (
     received_at TIMESTAMP NOT NULL,
     processed_at TIMESTAMP
 );
-CREATE INDEX webhook_events_organization_received_idx ON webhook_events (organization_id, received_at);
+-- No index on (organization, time): ids are UUIDv7, so the primary key already orders the log by time.
 
 CREATE TABLE integration_jobs (
     id TEXT PRIMARY KEY,
