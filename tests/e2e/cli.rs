@@ -329,3 +329,34 @@ fn start_bootstraps_the_default_channel_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn processes_starting_together_migrate_once_without_failing() {
+    let work = Workdir::new();
+    let url = work.sqlite_url();
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            work.command(&url, &["migrate"])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let Some(postgres) = TestDb::empty_postgres() else {
+        return;
+    };
+    let handles: Vec<_> = (0..4)
+        .map(|_| work.command(&postgres.url(), &["migrate"]).spawn().unwrap())
+        .collect();
+    for mut child in handles {
+        assert!(child.wait().unwrap().success());
+    }
+}

@@ -264,7 +264,21 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 /// lock serializes processes that start at the same moment.
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> {
     let applied = match conn {
-        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
+        // BEGIN IMMEDIATE takes SQLite's write lock first: a second process starting at the
+        // same moment waits, then finds nothing pending (each migration becomes a savepoint).
+        AnyConnection::Sqlite(_) => {
+            return write_transaction(conn, |c| {
+                let AnyConnection::Sqlite(sqlite) = c else {
+                    return Err(StoreError::Internal(
+                        "the connection changed backend".into(),
+                    ));
+                };
+                sqlite
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(versions)
+                    .map_err(|e| StoreError::Migration(e.to_string()))
+            });
+        }
         AnyConnection::Postgres(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
             let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(versions);
