@@ -1,5 +1,7 @@
 # Switchboard's everyday commands. `make help` lists them.
 CARGO ?= cargo
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: help run build test fmt lint check
 
@@ -14,7 +16,9 @@ build: ## build the release binary: target/release/switchboard
 
 test: lint ## formatting, lints and every test (PostgreSQL ones run when SWITCHBOARD_TEST_DATABASE_URL is set)
 	$(CARGO) build --bin switchboard
-	$(CARGO) test --workspace
+	@mkdir -p target
+	$(CARGO) test --workspace 2>&1 | tee target/test-output.txt
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.txt
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
