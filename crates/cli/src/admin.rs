@@ -142,7 +142,7 @@ fn with_conn<T>(db: &Db, f: impl FnOnce(&mut AnyConnection) -> Result<T>) -> Res
 }
 
 /// The organization named by id or slug, or an error that says where to look.
-fn find_org(conn: &mut AnyConnection, id_or_slug: &str) -> Result<Organization> {
+pub fn find_org(conn: &mut AnyConnection, id_or_slug: &str) -> Result<Organization> {
     organizations::find_organization_by_id_or_slug(conn, id_or_slug).map_err(|e| match e {
         StoreError::NotFound(_) => {
             anyhow::anyhow!(
@@ -153,7 +153,7 @@ fn find_org(conn: &mut AnyConnection, id_or_slug: &str) -> Result<Organization> 
     })
 }
 
-fn time(t: chrono::NaiveDateTime) -> String {
+pub fn time(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 

@@ -81,6 +81,10 @@ pub struct GraphConfig {
 pub struct RunnerConfig {
     pub enabled: bool,
     pub poll_interval: Duration,
+    /// Jobs run at once by one process.
+    pub concurrency: usize,
+    /// DONE jobs are deleted after this long.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -406,9 +410,23 @@ fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
                 )
             })?,
     };
+    let concurrency = match value(src, "SWITCHBOARD_JOB_CONCURRENCY") {
+        None => 32,
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=1024).contains(n)).ok_or_else(|| {
+            bad("SWITCHBOARD_JOB_CONCURRENCY", format!("expected a number from 1 to 1024, got '{raw}'"))
+        })?,
+    };
+    let retention_days = match value(src, "SWITCHBOARD_JOB_RETENTION_DAYS") {
+        None => 7,
+        Some(raw) => raw.parse::<u64>().ok().filter(|n| (1..=3650).contains(n)).ok_or_else(|| {
+            bad("SWITCHBOARD_JOB_RETENTION_DAYS", format!("expected days from 1 to 3650, got '{raw}'"))
+        })?,
+    };
     Ok(RunnerConfig {
         enabled,
         poll_interval: Duration::from_millis(interval_ms),
+        concurrency,
+        retention: Duration::from_secs(retention_days * 24 * 3600),
     })
 }
 
@@ -466,7 +484,9 @@ mod tests {
 
     #[test]
     fn every_bad_value_names_its_variable() {
-        let cases: [(&str, &str); 14] = [
+        let cases: [(&str, &str); 16] = [
+            ("SWITCHBOARD_JOB_CONCURRENCY", "0"),
+            ("SWITCHBOARD_JOB_RETENTION_DAYS", "forever"),
             ("SWITCHBOARD_HTTP_WORKERS", "0"),
             ("SWITCHBOARD_WEBHOOK_MAX_BYTES", "3MB"),
             ("DATABASE_URL", "mysql://x"),

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod logging;
+pub mod ops;
 pub mod server;
 mod table;
 
@@ -43,6 +44,19 @@ pub enum Command {
     /// Manage WhatsApp numbers (channels) of an organization.
     #[command(subcommand)]
     Channel(admin::ChannelCommand),
+    /// Inspect and retry jobs of the queue.
+    #[command(subcommand)]
+    Jobs(ops::JobsCommand),
+    /// Rebuild an organization's leads, conversations and messages from the stored webhook events.
+    Replay {
+        /// Organization id or slug.
+        #[arg(long)]
+        org: String,
+        /// Only events received from then on (2026-11-21 or 2026-11-21T10:00:00Z), projected
+        /// again on top of what exists; without it everything webhooks produced is rebuilt.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 /// Why the program stopped: configuration problems exit 2, everything else 1.
@@ -104,5 +118,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Org(cmd) => admin::org(&config, cmd).map_err(Failure::from),
         Command::Token(cmd) => admin::token(&config, cmd).map_err(Failure::from),
         Command::Channel(cmd) => admin::channel(&config, cmd).map_err(Failure::from),
+        Command::Jobs(cmd) => ops::jobs_command(&config, cmd).map_err(Failure::from),
+        Command::Replay { org, since } => ops::replay_command(&config, &org, since.as_deref()).map_err(Failure::from),
     }
 }

@@ -10,7 +10,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_ingest::{ChannelDirectory, Ingest, IngestSettings};
 use switchboard_store::bootstrap::ensure_default_tenant;
 use switchboard_store::repo::channels;
-use switchboard_store::writer::GroupCommit;
+use switchboard_runner::{Runner, RunnerHandle, RunnerSettings};
+use switchboard_store::repo::webhooks::EventInsert;
+use switchboard_store::writer::{CommitHook, GroupCommit};
+use tokio::sync::Notify;
 use switchboard_store::{Db, SecretBox};
 
 use crate::admin::open_secret_box;
@@ -35,6 +38,10 @@ impl Role {
 
     fn serves_http(self) -> bool {
         matches!(self, Role::All | Role::Http)
+    }
+
+    fn runs_jobs(self) -> bool {
+        matches!(self, Role::All | Role::Runner)
     }
 }
 
@@ -72,21 +79,42 @@ async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()>
             role.name()
         );
     }
+    let runner = match (role.runs_jobs(), config.runner.enabled) {
+        (true, true) => Some(start_runner(config, &db)?),
+        (true, false) => {
+            tracing::warn!("JOB_RUNNER_ENABLED=false: jobs are stored but not run by this process");
+            None
+        }
+        (false, _) => None,
+    };
+    let wake = runner.as_ref().map(|(waker, _)| Arc::clone(waker));
     if role.serves_http() {
-        serve_http(config, db, secrets).await
+        serve_http(config, db, secrets, wake).await?;
     } else {
-        tracing::info!(
-            command = role.name(),
-            database = %config.database.url,
-            "the job runner is not part of this build yet; nothing to run: press Ctrl-C to stop"
-        );
+        tracing::info!(command = role.name(), database = %config.database.url, "running jobs; press Ctrl-C to stop");
         shutdown_signal().await;
         tracing::info!("shutting down");
-        Ok(())
     }
+    if let Some((_, handle)) = runner {
+        handle.shutdown().await;
+    }
+    Ok(())
 }
 
-async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>) -> Result<()> {
+fn start_runner(config: &Config, db: &Db) -> Result<(Arc<Notify>, RunnerHandle)> {
+    let settings = RunnerSettings {
+        concurrency: config.runner.concurrency,
+        poll_interval: config.runner.poll_interval,
+        retention: config.runner.retention,
+        ..RunnerSettings::default()
+    };
+    let runner = Runner::new(db.clone(), switchboard_runner::jobs::registry(), settings);
+    let waker = runner.waker();
+    switchboard_runner::wake::spawn_listener(db, Arc::clone(&waker));
+    Ok((waker, runner.spawn()?))
+}
+
+async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>, wake: Option<Arc<Notify>>) -> Result<()> {
     let metrics = install_metrics()?;
     let directory = ChannelDirectory::load(db.clone(), secrets).await?;
     let settings = IngestSettings {
@@ -101,7 +129,15 @@ async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>) -> Result<
     }
     switchboard_ingest::log_signature_policy(&directory, &settings);
     directory.spawn_periodic_refresh(CHANNEL_RELOAD_INTERVAL);
-    let writer = GroupCommit::start(db.clone(), "ingest", INGEST_MAX_BATCH, None)?;
+    // In `start` the runner shares this process: wake it the moment webhooks are committed.
+    let on_commit: Option<CommitHook<EventInsert>> = wake.map(|wake| {
+        Arc::new(move |outputs: &[EventInsert]| {
+            if outputs.contains(&EventInsert::Stored) {
+                wake.notify_one();
+            }
+        }) as CommitHook<EventInsert>
+    });
+    let writer = GroupCommit::start(db.clone(), "ingest", INGEST_MAX_BATCH, on_commit)?;
     let ingest = web::Data::new(Ingest {
         directory,
         writer,

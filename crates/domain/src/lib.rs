@@ -2,8 +2,12 @@
 //!
 //! Every other crate depends on this one; it depends on nothing of ours.
 
+pub mod backoff;
+pub mod phone;
 pub mod role;
 pub mod status;
+pub mod webhook;
+pub mod window;
 
 pub use role::Role;
-pub use status::{EventStatus, JobStatus, job_kind};
+pub use status::{EventStatus, JobStatus, MessageStatus, job_kind};

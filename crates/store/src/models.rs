@@ -123,7 +123,7 @@ pub struct WebhookEvent {
     pub processed_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = integration_jobs)]
 pub struct IntegrationJob {
     pub id: String,
@@ -142,4 +142,144 @@ pub struct IntegrationJob {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::contacts)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub id: String,
+    pub organization_id: String,
+    pub wa_id: Option<String>,
+    pub wa_user_id: Option<String>,
+    pub phone: Option<String>,
+    pub profile_name: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::leads)]
+#[serde(rename_all = "camelCase")]
+pub struct Lead {
+    pub id: String,
+    pub organization_id: String,
+    pub pipeline_id: Option<String>,
+    pub stage_id: Option<String>,
+    pub name: String,
+    pub phone: Option<String>,
+    pub wa_user_id: Option<String>,
+    pub status: String,
+    pub source: String,
+    pub assigned_to_id: Option<String>,
+    pub referral: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::notes)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    pub id: String,
+    pub organization_id: String,
+    pub lead_id: String,
+    pub author_user_id: Option<String>,
+    pub content: String,
+    pub is_private: bool,
+    pub source: String,
+    pub source_ref: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::conversations)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    pub organization_id: String,
+    pub channel_id: String,
+    pub contact_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub contact_phone: String,
+    pub assigned_to_id: Option<String>,
+    pub unread_count: i32,
+    pub last_message_text: Option<String>,
+    pub last_message_at: Option<NaiveDateTime>,
+    pub last_message_direction: Option<String>,
+    pub last_inbound_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_message_external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::message_logs)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageLog {
+    pub id: String,
+    pub organization_id: String,
+    pub channel_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub provider: String,
+    pub direction: String,
+    pub message_type: String,
+    pub from_phone: Option<String>,
+    pub to_phone: Option<String>,
+    pub text: Option<String>,
+    pub media_id: Option<String>,
+    pub media_mime_type: Option<String>,
+    pub media_filename: Option<String>,
+    pub details: Option<String>,
+    pub context_message_id: Option<String>,
+    pub template_name: Option<String>,
+    pub template_language: Option<String>,
+    pub template_variables: Option<String>,
+    pub external_message_id: Option<String>,
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub status_updated_at: Option<NaiveDateTime>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::message_status_events)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageStatusEvent {
+    pub id: String,
+    pub organization_id: String,
+    pub external_message_id: String,
+    pub status: String,
+    pub occurred_at: NaiveDateTime,
+    pub recipient_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_title: Option<String>,
+    pub error_message: Option<String>,
+    pub webhook_event_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::templates)]
+#[serde(rename_all = "camelCase")]
+pub struct Template {
+    pub id: String,
+    pub organization_id: String,
+    pub channel_id: Option<String>,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub parameter_format: String,
+    pub components: String,
+    pub rejection_reason: Option<String>,
+    pub deleted_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub status_changed_at: Option<NaiveDateTime>,
 }

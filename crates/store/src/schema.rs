@@ -183,6 +183,7 @@ diesel::table! {
         last_inbound_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_message_external_id -> Nullable<Text>,
     }
 }
 
@@ -252,6 +253,23 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        status_changed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    message_status_events (id) {
+        id -> Text,
+        organization_id -> Text,
+        external_message_id -> Text,
+        status -> Text,
+        occurred_at -> Timestamp,
+        recipient_id -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_title -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        webhook_event_id -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -328,5 +346,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     templates,
     services,
     tickets,
-    ticket_comments
+    ticket_comments,
+    message_status_events
 );

@@ -237,3 +237,49 @@ pub fn list_channels(
 pub fn list_all_channels(conn: &mut AnyConnection) -> Result<Vec<Channel>, StoreError> {
     Ok(dsl::channels.order(dsl::created_at.asc()).load(conn)?)
 }
+
+/// Records an account, quality or name webhook on the channel (`account_info` keeps the newest
+/// value per webhook field). A quality update also sets `quality_rating`.
+pub fn record_channel_update(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    field: &str,
+    value: &serde_json::Value,
+    at: chrono::NaiveDateTime,
+) -> Result<(), StoreError> {
+    let Some(channel) = dsl::channels.find(channel_id).first::<Channel>(conn).optional()? else {
+        return Err(StoreError::NotFound("channel"));
+    };
+    let mut info: serde_json::Map<String, serde_json::Value> = channel
+        .account_info
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let at_text = at.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let newer = info
+        .get(field)
+        .and_then(|v| v.get("at"))
+        .and_then(|v| v.as_str())
+        .is_none_or(|last| last <= at_text.as_str());
+    if !newer {
+        return Ok(());
+    }
+    info.insert(field.to_string(), serde_json::json!({ "at": at_text, "value": value }));
+    let quality = match field {
+        "phone_number_quality_update" => value
+            .get("new_quality_score")
+            .or_else(|| value.get("event"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .or(channel.quality_rating),
+        _ => channel.quality_rating,
+    };
+    diesel::update(dsl::channels.find(channel_id))
+        .set((
+            dsl::account_info.eq(Some(serde_json::Value::Object(info).to_string())),
+            dsl::quality_rating.eq(quality),
+            dsl::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

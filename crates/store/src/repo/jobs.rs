@@ -51,6 +51,9 @@ pub fn insert_jobs(conn: &mut AnyConnection, jobs: &[IntegrationJob]) -> Result<
             diesel::insert_into(integration_jobs::table)
                 .values(jobs)
                 .execute(c)?;
+            // One notification per statement (PostgreSQL folds repeats within a transaction):
+            // runner processes LISTENing wake at commit instead of at their next poll.
+            diesel::sql_query("SELECT pg_notify('switchboard_jobs', '')").execute(c)?;
         }
         AnyConnection::Sqlite(c) => {
             for job in jobs {
@@ -79,4 +82,254 @@ pub fn list_jobs_for_event(
 
 pub fn count_jobs(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(integration_jobs::table.count().get_result(conn)?)
+}
+
+/// Claims up to `limit` due PENDING jobs for `owner`: RUNNING, leased until `lease_until`,
+/// `attempts + 1`, oldest `run_at` first. On PostgreSQL one statement with `FOR UPDATE SKIP
+/// LOCKED`, so any number of runner processes never claim one job twice; on SQLite one short
+/// write (call it inside `write_transaction`).
+pub fn claim_due_jobs(
+    conn: &mut AnyConnection,
+    owner: &str,
+    limit: i64,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> Result<Vec<IntegrationJob>, StoreError> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    const SET: &str = "UPDATE integration_jobs SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
+                       attempts = attempts + 1, updated_at = $3 WHERE id IN ";
+    const DUE: &str = "(SELECT id FROM integration_jobs WHERE status = 'PENDING' AND run_at <= $3 ORDER BY run_at LIMIT $4";
+    let jobs = match conn {
+        AnyConnection::Postgres(c) => diesel::sql_query(format!("{SET}{DUE} FOR UPDATE SKIP LOCKED) RETURNING *"))
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        // SQLite's ?NNN parameters are numbered like PostgreSQL's $N.
+        AnyConnection::Sqlite(c) => diesel::sql_query(format!("{SET}{DUE}) RETURNING *").replace('$', "?"))
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+    };
+    Ok(jobs)
+}
+
+/// Marks jobs this owner still holds as DONE; returns how many it held.
+pub fn complete_jobs(conn: &mut AnyConnection, owner: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut done = 0;
+    // Bounded IN lists keep both backends' parameter limits far away.
+    for chunk in ids.chunks(500) {
+        done += diesel::update(
+            integration_jobs::table
+                .filter(integration_jobs::id.eq_any(chunk))
+                .filter(integration_jobs::lease_owner.eq(owner))
+                .filter(integration_jobs::status.eq(JobStatus::Running.as_str())),
+        )
+        .set((
+            integration_jobs::status.eq(JobStatus::Done.as_str()),
+            integration_jobs::finished_at.eq(Some(now)),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            integration_jobs::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    }
+    Ok(done)
+}
+
+/// Puts a failed job back to PENDING, due at `run_at`, keeping the error. False when the lease was lost.
+pub fn retry_job_later(
+    conn: &mut AnyConnection,
+    owner: &str,
+    id: &str,
+    run_at: NaiveDateTime,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(held(owner, id))
+        .set((
+            integration_jobs::status.eq(JobStatus::Pending.as_str()),
+            integration_jobs::run_at.eq(run_at),
+            integration_jobs::last_error.eq(Some(error)),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Dead-letters a job: it will not run again unless an operator retries it.
+pub fn dead_letter_job(conn: &mut AnyConnection, owner: &str, id: &str, error: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
+    let updated = diesel::update(held(owner, id))
+        .set((
+            integration_jobs::status.eq(JobStatus::Dead.as_str()),
+            integration_jobs::last_error.eq(Some(error)),
+            integration_jobs::finished_at.eq(Some(now)),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+type HeldJob<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<integration_jobs::table, diesel::dsl::Eq<integration_jobs::id, &'a str>>,
+        diesel::dsl::Eq<integration_jobs::lease_owner, &'a str>,
+    >,
+    diesel::dsl::Eq<integration_jobs::status, &'static str>,
+>;
+
+/// The job `id`, only while `owner` holds its lease.
+fn held<'a>(owner: &'a str, id: &'a str) -> HeldJob<'a> {
+    integration_jobs::table
+        .filter(integration_jobs::id.eq(id))
+        .filter(integration_jobs::lease_owner.eq(owner))
+        .filter(integration_jobs::status.eq(JobStatus::Running.as_str()))
+}
+
+/// Extends the leases of jobs still running (a long job must not be claimed by another runner).
+pub fn renew_leases(conn: &mut AnyConnection, owner: &str, ids: &[String], until: NaiveDateTime) -> Result<usize, StoreError> {
+    let mut renewed = 0;
+    for chunk in ids.chunks(500) {
+        renewed += diesel::update(
+            integration_jobs::table
+                .filter(integration_jobs::id.eq_any(chunk))
+                .filter(integration_jobs::lease_owner.eq(owner))
+                .filter(integration_jobs::status.eq(JobStatus::Running.as_str())),
+        )
+        .set(integration_jobs::lease_expires_at.eq(Some(until)))
+        .execute(conn)?;
+    }
+    Ok(renewed)
+}
+
+/// Hands back jobs a stopping runner did not finish: PENDING again, due now, the interrupted
+/// attempt not counted.
+pub fn release_leases(conn: &mut AnyConnection, owner: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, StoreError> {
+    let mut released = 0;
+    for chunk in ids.chunks(500) {
+        released += diesel::update(
+            integration_jobs::table
+                .filter(integration_jobs::id.eq_any(chunk))
+                .filter(integration_jobs::lease_owner.eq(owner))
+                .filter(integration_jobs::status.eq(JobStatus::Running.as_str())),
+        )
+        .set((
+            integration_jobs::status.eq(JobStatus::Pending.as_str()),
+            integration_jobs::run_at.eq(now),
+            integration_jobs::attempts.eq(integration_jobs::attempts - 1),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    }
+    Ok(released)
+}
+
+/// Jobs whose runner died (lease expired while RUNNING): back to PENDING, or DEAD when they
+/// have used every attempt. Returns (requeued, dead-lettered).
+pub fn recover_expired_leases(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(usize, usize), StoreError> {
+    let expired = integration_jobs::table
+        .filter(integration_jobs::status.eq(JobStatus::Running.as_str()))
+        .filter(integration_jobs::lease_expires_at.lt(now));
+    let dead = diesel::update(expired.filter(integration_jobs::attempts.ge(integration_jobs::max_attempts)))
+        .set((
+            integration_jobs::status.eq(JobStatus::Dead.as_str()),
+            integration_jobs::last_error.eq(Some("the runner holding it stopped, and no attempts are left")),
+            integration_jobs::finished_at.eq(Some(now)),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    let requeued = diesel::update(expired)
+        .set((
+            integration_jobs::status.eq(JobStatus::Pending.as_str()),
+            integration_jobs::run_at.eq(now),
+            integration_jobs::last_error.eq(Some("lease expired: the runner holding it stopped or stalled")),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok((requeued, dead))
+}
+
+/// An operator's retry: a DEAD (or FAILED) job back to PENDING with fresh attempts.
+pub fn retry_dead_job(conn: &mut AnyConnection, id: &str, now: NaiveDateTime) -> Result<IntegrationJob, StoreError> {
+    let job = find_job(conn, id)?.ok_or(StoreError::NotFound("job"))?;
+    if job.status != JobStatus::Dead.as_str() && job.status != JobStatus::Failed.as_str() {
+        return Err(StoreError::Invalid(format!(
+            "job {id} is {}: only DEAD or FAILED jobs can be retried",
+            job.status
+        )));
+    }
+    diesel::update(integration_jobs::table.find(id))
+        .set((
+            integration_jobs::status.eq(JobStatus::Pending.as_str()),
+            integration_jobs::attempts.eq(0),
+            integration_jobs::run_at.eq(now),
+            integration_jobs::finished_at.eq(None::<NaiveDateTime>),
+            integration_jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    find_job(conn, id)?.ok_or(StoreError::NotFound("job"))
+}
+
+/// Filters for listing jobs; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub organization_id: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub fn list_jobs(conn: &mut AnyConnection, filter: &JobFilter) -> Result<Vec<IntegrationJob>, StoreError> {
+    let mut query = integration_jobs::table.into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(integration_jobs::status.eq(status.to_uppercase()));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(integration_jobs::kind.eq(kind.to_uppercase()));
+    }
+    if let Some(org) = &filter.organization_id {
+        query = query.filter(integration_jobs::organization_id.eq(org));
+    }
+    let limit = if filter.limit <= 0 { 50 } else { filter.limit };
+    Ok(query
+        .order(integration_jobs::created_at.desc())
+        .limit(limit)
+        .offset(filter.offset.max(0))
+        .load(conn)?)
+}
+
+/// Deletes DONE jobs finished before `before` (the event log itself is never pruned here).
+pub fn prune_finished_jobs(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        integration_jobs::table
+            .filter(integration_jobs::status.eq(JobStatus::Done.as_str()))
+            .filter(integration_jobs::finished_at.lt(before)),
+    )
+    .execute(conn)?)
+}
+
+/// How many jobs wait in each status (for metrics and `jobs list`).
+pub fn count_jobs_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(integration_jobs::table
+        .group_by(integration_jobs::status)
+        .select((integration_jobs::status, diesel::dsl::count_star()))
+        .load(conn)?)
 }

@@ -119,3 +119,48 @@ impl crate::writer::Batch for WebhookEvent {
         insert_events_with_jobs(conn, items)
     }
 }
+
+/// The event's projections are written: PROCESSED, with any per-item problems recorded.
+pub fn mark_event_processed(conn: &mut AnyConnection, id: &str, problems: Option<&str>) -> Result<(), StoreError> {
+    diesel::update(webhook_events::table.find(id))
+        .set((
+            webhook_events::status.eq(EventStatus::Processed.as_str()),
+            webhook_events::error.eq(problems),
+            webhook_events::processed_at.eq(Some(crate::models::now())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Its job was dead-lettered: FAILED, with the reason.
+pub fn mark_event_failed(conn: &mut AnyConnection, id: &str, error: &str) -> Result<(), StoreError> {
+    diesel::update(webhook_events::table.find(id))
+        .set((
+            webhook_events::status.eq(EventStatus::Failed.as_str()),
+            webhook_events::error.eq(Some(error)),
+            webhook_events::processed_at.eq(Some(crate::models::now())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An organization's events in the order they were received (UUIDv7 ids sort by time),
+/// from `since` on: what replay walks.
+pub fn list_org_events_since(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    since: Option<chrono::NaiveDateTime>,
+    after_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<WebhookEvent>, StoreError> {
+    let mut query = webhook_events::table
+        .filter(webhook_events::organization_id.eq(organization_id))
+        .into_boxed();
+    if let Some(since) = since {
+        query = query.filter(webhook_events::received_at.ge(since));
+    }
+    if let Some(after) = after_id {
+        query = query.filter(webhook_events::id.gt(after.to_string()));
+    }
+    Ok(query.order(webhook_events::id.asc()).limit(limit).load(conn)?)
+}

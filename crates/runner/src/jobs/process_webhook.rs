@@ -1,0 +1,310 @@
+//! `PROCESS_WEBHOOK`: turns one stored webhook into contacts, leads, conversations, message
+//! logs, notes, delivery statuses, template statuses and channel updates. Every entry, change,
+//! message and status in the body is processed (Meta batches them); a bad item is recorded on
+//! the event and the others go on. Running it twice, or over events in any order, ends in the
+//! same state as one in-order pass.
+
+use diesel::Connection;
+use serde_json::json;
+use switchboard_domain::webhook::{self, Change, Contact, Entry, Message, MessagesValue, Status};
+use switchboard_domain::MessageStatus;
+use switchboard_store::db::write_transaction;
+use switchboard_store::models::{Channel, IntegrationJob, MessageLog, MessageStatusEvent, WebhookEvent, new_id, now};
+use switchboard_store::repo::conversations::{self, ConversationKey};
+use switchboard_store::repo::leads::{self, LeadFromWhatsApp};
+use switchboard_store::repo::messages::{self, meta_time};
+use switchboard_store::repo::templates::{self, TemplateStatusChange};
+use switchboard_store::repo::{channels, contacts, notes, webhooks};
+use switchboard_store::{AnyConnection, StoreError};
+
+use crate::registry::{BoxFuture, JobContext, JobError, JobHandler};
+
+pub struct ProcessWebhook;
+
+impl JobHandler for ProcessWebhook {
+    fn run<'a>(&'a self, ctx: &'a JobContext, job: &'a IntegrationJob) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let event_id = event_id(job)?;
+            ctx.db.run(move |conn| Ok(write_transaction(conn, |c| project_event(c, &event_id)))).await??;
+            Ok(())
+        })
+    }
+}
+
+fn event_id(job: &IntegrationJob) -> Result<String, JobError> {
+    if let Some(id) = &job.webhook_event_id {
+        return Ok(id.clone());
+    }
+    serde_json::from_str::<serde_json::Value>(&job.payload)
+        .ok()
+        .and_then(|p| p.get("webhookEventId").and_then(|v| v.as_str()).map(str::to_string))
+        .ok_or_else(|| JobError::permanent("the job names no webhook event (payload.webhookEventId)"))
+}
+
+/// What went wrong with single items of an event; stored on the event as JSON.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn push(&mut self, problem: impl Into<String>) {
+        self.0.push(problem.into());
+    }
+
+    fn to_json(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| json!({ "problems": self.0 }).to_string())
+    }
+}
+
+/// Projects one stored event inside the caller's transaction; each change and item gets a
+/// savepoint, so a failing one is rolled back alone and recorded.
+pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), JobError> {
+    let event = webhooks::find_event(conn, event_id)?
+        .ok_or_else(|| JobError::permanent(format!("webhook event {event_id} does not exist")))?;
+    let body = webhook::parse(&event.body)
+        .map_err(|e| JobError::permanent(format!("the stored body is not a WhatsApp webhook: {e}")))?;
+    let mut problems = Problems::default();
+    for entry in &body.entry {
+        for change in &entry.changes {
+            let projected = conn.transaction(|c| project_change(c, &event, entry, change, &mut problems));
+            if let Err(e) = projected {
+                problems.push(format!("{}: {e}", change.field));
+            }
+        }
+    }
+    if !problems.0.is_empty() {
+        tracing::warn!(event = %event.id, problems = ?problems.0, "some items of a webhook could not be projected");
+    }
+    webhooks::mark_event_processed(conn, &event.id, problems.to_json().as_deref())?;
+    Ok(())
+}
+
+fn project_change(
+    conn: &mut AnyConnection,
+    event: &WebhookEvent,
+    entry: &Entry,
+    change: &Change,
+    problems: &mut Problems,
+) -> Result<(), StoreError> {
+    let Some(channel) = channel_for(conn, entry, change)? else {
+        problems.push(format!("{}: no channel for this number or WABA", change.field));
+        return Ok(());
+    };
+    let at = entry.time.map_or_else(now, meta_time);
+    match change.field.as_str() {
+        "messages" => match change.messages_value() {
+            Some(value) => project_messages(conn, event, &channel, &value, problems),
+            None => {
+                problems.push("messages: the value is not a messages object");
+                Ok(())
+            }
+        },
+        "message_template_status_update" => project_template_status(conn, &channel, change, at, problems),
+        "account_update" | "phone_number_quality_update" | "phone_number_name_update" | "account_alerts"
+        | "account_review_update" | "business_capability_update" => {
+            channels::record_channel_update(conn, &channel.id, &change.field, &change.value, at)
+        }
+        other => {
+            tracing::debug!(field = other, "webhook field stored but not projected");
+            Ok(())
+        }
+    }
+}
+
+/// The channel a change is for: by its metadata's phone number id, else by the entry's WABA id.
+fn channel_for(conn: &mut AnyConnection, entry: &Entry, change: &Change) -> Result<Option<Channel>, StoreError> {
+    let phone_number_id = change
+        .value
+        .get("metadata")
+        .and_then(|m| m.get("phone_number_id"))
+        .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())));
+    if let Some(id) = phone_number_id {
+        return channels::find_channel_by_phone_number_id(conn, &id);
+    }
+    let Some(waba) = &entry.id else { return Ok(None) };
+    Ok(channels::list_all_channels(conn)?.into_iter().find(|c| c.waba_id.as_deref() == Some(waba.as_str())))
+}
+
+fn project_messages(
+    conn: &mut AnyConnection,
+    event: &WebhookEvent,
+    channel: &Channel,
+    value: &MessagesValue,
+    problems: &mut Problems,
+) -> Result<(), StoreError> {
+    let business_number = value.metadata.as_ref().and_then(|m| m.display_phone_number.clone());
+    for (i, item) in value.messages().into_iter().enumerate() {
+        match item {
+            Ok(message) => {
+                let saved = conn.transaction(|c| project_message(c, channel, &value.contacts, &message, business_number.as_deref()));
+                if let Err(e) = saved {
+                    problems.push(format!("message {}: {e}", message.id));
+                }
+            }
+            Err(e) => problems.push(format!("message #{i}: {e}")),
+        }
+    }
+    for (i, item) in value.statuses().into_iter().enumerate() {
+        match item {
+            Ok(status) => {
+                let saved = conn.transaction(|c| project_status(c, channel, event, &status));
+                if let Err(e) = saved {
+                    problems.push(format!("status of {}: {e}", status.id));
+                }
+            }
+            Err(e) => problems.push(format!("status #{i}: {e}")),
+        }
+    }
+    for error in &value.errors {
+        problems.push(format!("Meta reported error {}: {}", error.code, error.title.clone().unwrap_or_default()));
+    }
+    Ok(())
+}
+
+/// The sender's identity: the message's `from`/`from_user_id`, completed by `value.contacts`
+/// (absent for system messages; BSUID-only users have no phone at all).
+struct Sender {
+    wa_id: Option<String>,
+    user_id: Option<String>,
+    profile_name: Option<String>,
+}
+
+fn sender(message: &Message, contacts: &[Contact]) -> Sender {
+    let matched = contacts
+        .iter()
+        .find(|c| {
+            (c.wa_id.is_some() && c.wa_id == message.from) || (c.user_id.is_some() && c.user_id == message.from_user_id)
+        })
+        .or(if contacts.len() == 1 { contacts.first() } else { None });
+    Sender {
+        wa_id: message.from.clone().or_else(|| matched.and_then(|c| c.wa_id.clone())),
+        user_id: message.from_user_id.clone().or_else(|| matched.and_then(|c| c.user_id.clone())),
+        profile_name: matched.and_then(|c| c.profile_name.clone()),
+    }
+}
+
+fn project_message(
+    conn: &mut AnyConnection,
+    channel: &Channel,
+    contacts: &[Contact],
+    message: &Message,
+    business_number: Option<&str>,
+) -> Result<(), StoreError> {
+    let org = channel.organization_id.as_str();
+    let who = sender(message, contacts);
+    let Some(key) = who.wa_id.clone().or_else(|| who.user_id.clone()) else {
+        return Err(StoreError::Invalid("the message names no sender (no from, wa_id or user id)".into()));
+    };
+    if let Some(change) = message.system() {
+        if let (Some(old), Some(new)) = (who.wa_id.as_deref(), change.new_wa_id.as_deref()) {
+            contacts::change_contact_number(conn, org, old, new)?;
+        }
+    }
+    let contact = contacts::upsert_contact(conn, org, who.wa_id.as_deref(), who.user_id.as_deref(), who.profile_name.as_deref())?;
+    let referral = message.referral.as_ref().map(|r| r.to_string());
+    let lead = leads::find_or_create_lead(
+        conn,
+        org,
+        &LeadFromWhatsApp {
+            phone: who.wa_id.as_deref(),
+            wa_user_id: who.user_id.as_deref(),
+            profile_name: who.profile_name.as_deref(),
+            referral: referral.as_deref(),
+        },
+    )?;
+    let conversation = conversations::upsert_conversation(
+        conn,
+        &ConversationKey { organization_id: org, channel_id: &channel.id, contact_phone: &key },
+        Some(&contact.id),
+        Some(&lead.id),
+    )?;
+    let sent_at = meta_time(message.timestamp);
+    let summary = message.summary();
+    let media = message.media();
+    let log = MessageLog {
+        id: new_id(),
+        organization_id: org.to_string(),
+        channel_id: Some(channel.id.clone()),
+        conversation_id: Some(conversation.id.clone()),
+        lead_id: Some(lead.id.clone()),
+        provider: "WHATSAPP".into(),
+        direction: "INBOUND".into(),
+        message_type: message.kind.clone(),
+        from_phone: Some(key.clone()),
+        to_phone: business_number.map(str::to_string),
+        text: message.text(),
+        media_id: media.as_ref().map(|m| m.id.clone()),
+        media_mime_type: media.as_ref().and_then(|m| m.mime_type.clone()),
+        media_filename: media.as_ref().and_then(|m| m.filename.clone()),
+        details: message.details().map(|d| d.to_string()),
+        context_message_id: message.context.as_ref().and_then(|c| c.id.clone()),
+        template_name: None,
+        template_language: None,
+        template_variables: None,
+        external_message_id: Some(message.id.clone()),
+        status: messages::RECEIVED.into(),
+        error_code: message.errors.first().map(|e| e.code.to_string()),
+        error_message: message.errors.first().and_then(|e| e.title.clone()),
+        status_updated_at: None,
+        sent_at: Some(sent_at),
+        created_at: sent_at,
+        updated_at: now(),
+    };
+    if !messages::insert_message_once(conn, &log)? {
+        return Ok(()); // Already projected: a repeated delivery, or a replay.
+    }
+    // A reaction belongs to the message it reacts to: it is logged (context = that message)
+    // but neither counts as unread nor replaces the conversation's preview.
+    if message.reaction().is_none() {
+        conversations::record_message(conn, &conversation, "INBOUND", &summary, sent_at, &message.id, true)?;
+    }
+    notes::insert_note_once(conn, org, &lead.id, &summary, "whatsapp", &message.id)?;
+    Ok(())
+}
+
+fn project_status(conn: &mut AnyConnection, channel: &Channel, event: &WebhookEvent, status: &Status) -> Result<(), StoreError> {
+    let error = status.errors.first();
+    let record = MessageStatusEvent {
+        id: new_id(),
+        organization_id: channel.organization_id.clone(),
+        external_message_id: status.id.clone(),
+        status: MessageStatus::parse(&status.status).as_str().to_string(),
+        occurred_at: meta_time(status.timestamp),
+        recipient_id: status.recipient_id.clone().or_else(|| status.recipient_user_id.clone()),
+        error_code: error.map(|e| e.code.to_string()),
+        error_title: error.and_then(|e| e.title.clone()),
+        error_message: error.and_then(|e| e.details.clone().or_else(|| e.message.clone())),
+        webhook_event_id: Some(event.id.clone()),
+        created_at: now(),
+    };
+    messages::record_status_event(conn, &record)?;
+    // Kept even when the message is not known yet: applied when it appears.
+    messages::apply_status_events(conn, &channel.organization_id, &status.id)?;
+    Ok(())
+}
+
+fn project_template_status(
+    conn: &mut AnyConnection,
+    channel: &Channel,
+    change: &Change,
+    at: chrono::NaiveDateTime,
+    problems: &mut Problems,
+) -> Result<(), StoreError> {
+    let Some(update) = change.template_status_update() else {
+        problems.push("message_template_status_update: unreadable value");
+        return Ok(());
+    };
+    templates::apply_template_status(
+        conn,
+        &channel.organization_id,
+        &TemplateStatusChange {
+            external_id: update.template_id.as_deref(),
+            name: update.name.as_deref(),
+            language: update.language.as_deref(),
+            category: update.category.as_deref(),
+            status: &update.event,
+            reason: update.reason.as_deref(),
+            at,
+        },
+    )
+}
+

@@ -1,0 +1,112 @@
+//! Conversations of the inbox: one per organization, channel and contact.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::error::StoreError;
+use crate::models::{Conversation, new_id, now};
+use crate::schema::conversations::dsl;
+
+pub struct ConversationKey<'a> {
+    pub organization_id: &'a str,
+    pub channel_id: &'a str,
+    /// The contact's phone (wa_id), or its BSUID when Meta gave no phone.
+    pub contact_phone: &'a str,
+}
+
+pub fn find_conversation_by_key(conn: &mut AnyConnection, key: &ConversationKey<'_>) -> Result<Option<Conversation>, StoreError> {
+    Ok(dsl::conversations
+        .filter(dsl::organization_id.eq(key.organization_id))
+        .filter(dsl::channel_id.eq(key.channel_id))
+        .filter(dsl::contact_phone.eq(key.contact_phone))
+        .first(conn)
+        .optional()?)
+}
+
+/// Finds or creates the conversation, linking the contact and lead when it has none yet.
+pub fn upsert_conversation(
+    conn: &mut AnyConnection,
+    key: &ConversationKey<'_>,
+    contact_id: Option<&str>,
+    lead_id: Option<&str>,
+) -> Result<Conversation, StoreError> {
+    let at = now();
+    if let Some(mut found) = find_conversation_by_key(conn, key)? {
+        if (found.contact_id.is_none() && contact_id.is_some()) || (found.lead_id.is_none() && lead_id.is_some()) {
+            found.contact_id = found.contact_id.or(contact_id.map(str::to_string));
+            found.lead_id = found.lead_id.or(lead_id.map(str::to_string));
+            diesel::update(dsl::conversations.find(&found.id))
+                .set((dsl::contact_id.eq(&found.contact_id), dsl::lead_id.eq(&found.lead_id), dsl::updated_at.eq(at)))
+                .execute(conn)?;
+        }
+        return Ok(found);
+    }
+    let conversation = Conversation {
+        id: new_id(),
+        organization_id: key.organization_id.to_string(),
+        channel_id: key.channel_id.to_string(),
+        contact_id: contact_id.map(str::to_string),
+        lead_id: lead_id.map(str::to_string),
+        contact_phone: key.contact_phone.to_string(),
+        assigned_to_id: None,
+        unread_count: 0,
+        last_message_text: None,
+        last_message_at: None,
+        last_message_direction: None,
+        last_inbound_at: None,
+        created_at: at,
+        updated_at: at,
+        last_message_external_id: None,
+    };
+    diesel::insert_into(dsl::conversations).values(&conversation).execute(conn)?;
+    Ok(conversation)
+}
+
+/// A message joined the conversation. The preview shows the newest message by (time, wamid),
+/// so webhooks arriving in any order end with the same preview; `unread` counts it once.
+pub fn record_message(
+    conn: &mut AnyConnection,
+    conversation: &Conversation,
+    direction: &str,
+    text: &str,
+    at: NaiveDateTime,
+    wamid: &str,
+    unread: bool,
+) -> Result<(), StoreError> {
+    let newer = match (conversation.last_message_at, conversation.last_message_external_id.as_deref()) {
+        (Some(last_at), Some(last_id)) => (at, wamid) > (last_at, last_id),
+        (Some(last_at), None) => at >= last_at,
+        (None, _) => true,
+    };
+    let inbound = direction == "INBOUND";
+    let last_inbound = if inbound { conversation.last_inbound_at.max(Some(at)) } else { conversation.last_inbound_at };
+    let target = dsl::conversations.find(&conversation.id);
+    let unread_delta = i32::from(unread);
+    if newer {
+        diesel::update(target)
+            .set((
+                dsl::last_message_text.eq(text),
+                dsl::last_message_at.eq(Some(at)),
+                dsl::last_message_direction.eq(direction),
+                dsl::last_message_external_id.eq(wamid),
+                dsl::last_inbound_at.eq(last_inbound),
+                dsl::unread_count.eq(dsl::unread_count + unread_delta),
+                dsl::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(target)
+            .set((
+                dsl::last_inbound_at.eq(last_inbound),
+                dsl::unread_count.eq(dsl::unread_count + unread_delta),
+                dsl::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn list_conversations(conn: &mut AnyConnection, org: &str) -> Result<Vec<Conversation>, StoreError> {
+    Ok(dsl::conversations.filter(dsl::organization_id.eq(org)).order(dsl::created_at.asc()).load(conn)?)
+}

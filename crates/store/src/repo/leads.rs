@@ -1,0 +1,85 @@
+//! CRM leads: one per organization and normalized phone (or BSUID for username-only users).
+
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::error::StoreError;
+use crate::models::{Lead, new_id, now};
+use crate::repo::pipelines;
+use crate::schema::leads::dsl;
+
+/// The name a lead gets before anyone knows better: "WhatsApp <phone>".
+pub fn default_lead_name(phone_or_user: &str) -> String {
+    format!("WhatsApp {phone_or_user}")
+}
+
+pub fn find_lead_by_contact(conn: &mut AnyConnection, org: &str, phone: Option<&str>, wa_user_id: Option<&str>) -> Result<Option<Lead>, StoreError> {
+    if let Some(phone) = phone {
+        let found = dsl::leads.filter(dsl::organization_id.eq(org)).filter(dsl::phone.eq(phone)).first(conn).optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    match wa_user_id {
+        Some(user) => Ok(dsl::leads.filter(dsl::organization_id.eq(org)).filter(dsl::wa_user_id.eq(user)).first(conn).optional()?),
+        None => Ok(None),
+    }
+}
+
+/// What a WhatsApp message tells about its sender's lead.
+pub struct LeadFromWhatsApp<'a> {
+    pub phone: Option<&'a str>,
+    pub wa_user_id: Option<&'a str>,
+    pub profile_name: Option<&'a str>,
+    /// Click-to-WhatsApp ad data (JSON), kept the first time it is seen.
+    pub referral: Option<&'a str>,
+}
+
+/// Finds the lead or creates it as the seed systems did: status ACTIVE, source whatsapp, at the
+/// first stage of the default pipeline, named after the profile (or "WhatsApp <phone>").
+pub fn find_or_create_lead(conn: &mut AnyConnection, org: &str, from: &LeadFromWhatsApp<'_>) -> Result<Lead, StoreError> {
+    let key = from
+        .phone
+        .or(from.wa_user_id)
+        .ok_or_else(|| StoreError::Invalid("a lead needs a phone or a user id".into()))?;
+    let at = now();
+    if let Some(mut lead) = find_lead_by_contact(conn, org, from.phone, from.wa_user_id)? {
+        let better_name = from.profile_name.filter(|_| lead.name == default_lead_name(key));
+        let new_referral = from.referral.filter(|_| lead.referral.is_none());
+        if better_name.is_some() || new_referral.is_some() {
+            lead.name = better_name.map_or(lead.name, str::to_string);
+            lead.referral = new_referral.map(str::to_string).or(lead.referral);
+            lead.updated_at = at;
+            diesel::update(dsl::leads.find(&lead.id))
+                .set((dsl::name.eq(&lead.name), dsl::referral.eq(&lead.referral), dsl::updated_at.eq(at)))
+                .execute(conn)?;
+        }
+        return Ok(lead);
+    }
+    let pipeline = pipelines::find_default_pipeline(conn, org)?;
+    let stage = match &pipeline {
+        Some(p) => pipelines::list_stages(conn, org, &p.id)?.into_iter().next(),
+        None => None,
+    };
+    let lead = Lead {
+        id: new_id(),
+        organization_id: org.to_string(),
+        pipeline_id: pipeline.map(|p| p.id),
+        stage_id: stage.map(|s| s.id),
+        name: from.profile_name.map_or_else(|| default_lead_name(key), str::to_string),
+        phone: from.phone.map(str::to_string),
+        wa_user_id: from.wa_user_id.map(str::to_string),
+        status: "ACTIVE".into(),
+        source: "whatsapp".into(),
+        assigned_to_id: None,
+        referral: from.referral.map(str::to_string),
+        created_at: at,
+        updated_at: at,
+    };
+    diesel::insert_into(dsl::leads).values(&lead).execute(conn)?;
+    Ok(lead)
+}
+
+pub fn list_leads(conn: &mut AnyConnection, org: &str) -> Result<Vec<Lead>, StoreError> {
+    Ok(dsl::leads.filter(dsl::organization_id.eq(org)).order(dsl::created_at.asc()).load(conn)?)
+}
