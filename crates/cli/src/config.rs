@@ -85,6 +85,8 @@ pub struct RunnerConfig {
     pub concurrency: usize,
     /// DONE jobs are deleted after this long.
     pub retention: Duration,
+    /// How long a claimed job is held before another runner may take it (renewed while running).
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -412,21 +414,49 @@ fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
     };
     let concurrency = match value(src, "SWITCHBOARD_JOB_CONCURRENCY") {
         None => 32,
-        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=1024).contains(n)).ok_or_else(|| {
-            bad("SWITCHBOARD_JOB_CONCURRENCY", format!("expected a number from 1 to 1024, got '{raw}'"))
-        })?,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "SWITCHBOARD_JOB_CONCURRENCY",
+                    format!("expected a number from 1 to 1024, got '{raw}'"),
+                )
+            })?,
     };
     let retention_days = match value(src, "SWITCHBOARD_JOB_RETENTION_DAYS") {
         None => 7,
-        Some(raw) => raw.parse::<u64>().ok().filter(|n| (1..=3650).contains(n)).ok_or_else(|| {
-            bad("SWITCHBOARD_JOB_RETENTION_DAYS", format!("expected days from 1 to 3650, got '{raw}'"))
-        })?,
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=3650).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "SWITCHBOARD_JOB_RETENTION_DAYS",
+                    format!("expected days from 1 to 3650, got '{raw}'"),
+                )
+            })?,
+    };
+    let lease_secs = match value(src, "SWITCHBOARD_JOB_LEASE_SECS") {
+        None => 60,
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=3600).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "SWITCHBOARD_JOB_LEASE_SECS",
+                    format!("expected seconds from 1 to 3600, got '{raw}'"),
+                )
+            })?,
     };
     Ok(RunnerConfig {
         enabled,
         poll_interval: Duration::from_millis(interval_ms),
         concurrency,
         retention: Duration::from_secs(retention_days * 24 * 3600),
+        lease: Duration::from_secs(lease_secs),
     })
 }
 
@@ -484,7 +514,8 @@ mod tests {
 
     #[test]
     fn every_bad_value_names_its_variable() {
-        let cases: [(&str, &str); 16] = [
+        let cases: [(&str, &str); 17] = [
+            ("SWITCHBOARD_JOB_LEASE_SECS", "0"),
             ("SWITCHBOARD_JOB_CONCURRENCY", "0"),
             ("SWITCHBOARD_JOB_RETENTION_DAYS", "forever"),
             ("SWITCHBOARD_HTTP_WORKERS", "0"),

@@ -119,6 +119,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token(cmd) => admin::token(&config, cmd).map_err(Failure::from),
         Command::Channel(cmd) => admin::channel(&config, cmd).map_err(Failure::from),
         Command::Jobs(cmd) => ops::jobs_command(&config, cmd).map_err(Failure::from),
-        Command::Replay { org, since } => ops::replay_command(&config, &org, since.as_deref()).map_err(Failure::from),
+        Command::Replay { org, since } => {
+            ops::replay_command(&config, &org, since.as_deref()).map_err(Failure::from)
+        }
     }
 }

@@ -8,13 +8,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_ingest::{ChannelDirectory, Ingest, IngestSettings};
+use switchboard_runner::{Runner, RunnerHandle, RunnerSettings};
 use switchboard_store::bootstrap::ensure_default_tenant;
 use switchboard_store::repo::channels;
-use switchboard_runner::{Runner, RunnerHandle, RunnerSettings};
 use switchboard_store::repo::webhooks::EventInsert;
 use switchboard_store::writer::{CommitHook, GroupCommit};
-use tokio::sync::Notify;
 use switchboard_store::{Db, SecretBox};
+use tokio::sync::Notify;
 
 use crate::admin::open_secret_box;
 use crate::config::{Config, Environment};
@@ -69,6 +69,7 @@ pub fn run(config: &Config, role: Role, args: &ServerArgs) -> Result<()> {
 }
 
 async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()> {
+    let stop = shutdown_signal();
     let db = prepare_database(config, args)?;
     let secrets = Arc::new(open_secret_box(config)?);
     bootstrap(config, &db, &secrets)?;
@@ -89,10 +90,10 @@ async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()>
     };
     let wake = runner.as_ref().map(|(waker, _)| Arc::clone(waker));
     if role.serves_http() {
-        serve_http(config, db, secrets, wake).await?;
+        serve_http(config, db, secrets, wake, stop).await?;
     } else {
         tracing::info!(command = role.name(), database = %config.database.url, "running jobs; press Ctrl-C to stop");
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
     }
     if let Some((_, handle)) = runner {
@@ -106,6 +107,7 @@ fn start_runner(config: &Config, db: &Db) -> Result<(Arc<Notify>, RunnerHandle)>
         concurrency: config.runner.concurrency,
         poll_interval: config.runner.poll_interval,
         retention: config.runner.retention,
+        lease: config.runner.lease,
         ..RunnerSettings::default()
     };
     let runner = Runner::new(db.clone(), switchboard_runner::jobs::registry(), settings);
@@ -114,7 +116,13 @@ fn start_runner(config: &Config, db: &Db) -> Result<(Arc<Notify>, RunnerHandle)>
     Ok((waker, runner.spawn()?))
 }
 
-async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>, wake: Option<Arc<Notify>>) -> Result<()> {
+async fn serve_http(
+    config: &Config,
+    db: Db,
+    secrets: Arc<SecretBox>,
+    wake: Option<Arc<Notify>>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let metrics = install_metrics()?;
     let directory = ChannelDirectory::load(db.clone(), secrets).await?;
     let settings = IngestSettings {
@@ -166,7 +174,7 @@ async fn serve_http(config: &Config, db: Db, secrets: Arc<SecretBox>, wake: Opti
     let server = server.run();
     let handle = server.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down: finishing in-flight requests");
         handle.stop(true).await;
     });
@@ -266,30 +274,34 @@ fn bootstrap(config: &Config, db: &Db, secrets: &SecretBox) -> Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when it
+/// is first awaited, so a signal during start-up (migrations, bootstrap) is not lost: it stops
+/// the process as soon as it is up, cleanly, instead of killing it mid-way.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    tracing::error!(
+                        "cannot listen for SIGINT/SIGTERM; stop the process with SIGKILL"
+                    );
+                    std::future::pending::<()>().await;
+                }
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -82,8 +82,18 @@ impl RunnerHandle {
 
 impl Runner {
     pub fn new(db: Db, registry: Registry, settings: RunnerSettings) -> Self {
-        let id = format!("runner-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        Self { db, registry: Arc::new(registry), settings, id, wake: Arc::new(Notify::new()) }
+        let id = format!(
+            "runner-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Self {
+            db,
+            registry: Arc::new(registry),
+            settings,
+            id,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// Notify it when work is enqueued in this process, so it claims at once instead of at the next poll.
@@ -116,18 +126,24 @@ impl Runner {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let maintenance = tokio::spawn(maintain(Arc::clone(&shared), stopped.clone()));
         while !*stopped.borrow() {
-            let free = permits.available_permits().min(self.settings.claim_batch.max(1));
+            let free = permits
+                .available_permits()
+                .min(self.settings.claim_batch.max(1));
             let mut more_due = false;
             if free > 0 {
                 match claim(&shared, free).await {
                     Ok(jobs) => {
                         more_due = jobs.len() == free;
                         for job in jobs {
-                            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+                            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                                break;
+                            };
                             dispatch(Arc::clone(&shared), job, permit);
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed; retrying after the poll interval"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming jobs failed; retrying after the poll interval")
+                    }
                 }
             }
             if more_due && permits.available_permits() > 0 {
@@ -158,7 +174,10 @@ struct Shared {
 
 impl Shared {
     fn in_flight_ids(&self) -> Vec<String> {
-        self.in_flight.lock().map(|set| set.iter().cloned().collect()).unwrap_or_default()
+        self.in_flight
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -169,7 +188,9 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<IntegrationJob>, Sto
         .db
         .run(move |conn| {
             let at = now();
-            write_transaction(conn, |c| queue::claim_due_jobs(c, &owner, limit as i64, at, at + lease))
+            write_transaction(conn, |c| {
+                queue::claim_due_jobs(c, &owner, limit as i64, at, at + lease)
+            })
         })
         .await
 }
@@ -181,7 +202,14 @@ fn dispatch(shared: Arc<Shared>, job: IntegrationJob, permit: OwnedSemaphorePerm
     tokio::spawn(async move {
         let id = job.id.clone();
         let outcome = execute(&shared, job).await;
-        if let Err(e) = shared.settle.write(Settle { owner: shared.owner.clone(), outcome }).await {
+        if let Err(e) = shared
+            .settle
+            .write(Settle {
+                owner: shared.owner.clone(),
+                outcome,
+            })
+            .await
+        {
             // The lease will expire and another claim will run the job again (handlers are idempotent).
             tracing::error!(job = %id, error = %e, "could not record a job's outcome");
         }
@@ -200,39 +228,67 @@ async fn execute(shared: &Shared, job: IntegrationJob) -> Outcome {
     let Some(handler) = shared.registry.get(&job.kind) else {
         return dead(&job, format!("no handler for job kind {}", job.kind));
     };
-    let ctx = JobContext { db: shared.db.clone() };
+    let ctx = JobContext {
+        db: shared.db.clone(),
+    };
     let running = job.clone();
     let result = tokio::spawn(async move { handler.run(&ctx, &running).await }).await;
     let outcome = match result {
         Ok(Ok(())) => Outcome::Done { id: job.id.clone() },
         Ok(Err(JobError::Permanent(message))) => dead(&job, message),
         Ok(Err(JobError::Retry { message, after })) => retry(shared, &job, message, after),
-        Err(join) if join.is_panic() => retry(shared, &job, format!("the handler panicked: {}", panic_message(join)), None),
-        Err(join) => retry(shared, &job, format!("the handler was cancelled: {join}"), None),
+        Err(join) if join.is_panic() => retry(
+            shared,
+            &job,
+            format!("the handler panicked: {}", panic_message(join)),
+            None,
+        ),
+        Err(join) => retry(
+            shared,
+            &job,
+            format!("the handler was cancelled: {join}"),
+            None,
+        ),
     };
     let label = match &outcome {
         Outcome::Done { .. } => "done",
         Outcome::Retry { .. } => "retry",
         Outcome::Dead { .. } => "dead",
     };
-    metrics::counter!("switchboard_jobs_total", "kind" => kind.clone(), "outcome" => label).increment(1);
-    metrics::histogram!("switchboard_job_seconds", "kind" => kind).record(started.elapsed().as_secs_f64());
+    metrics::counter!("switchboard_jobs_total", "kind" => kind.clone(), "outcome" => label)
+        .increment(1);
+    metrics::histogram!("switchboard_job_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
     outcome
 }
 
 fn dead(job: &IntegrationJob, error: String) -> Outcome {
     tracing::warn!(job = %job.id, kind = %job.kind, error = %error, "job dead-lettered");
-    Outcome::Dead { id: job.id.clone(), error, webhook_event_id: job.webhook_event_id.clone() }
+    Outcome::Dead {
+        id: job.id.clone(),
+        error,
+        webhook_event_id: job.webhook_event_id.clone(),
+    }
 }
 
 fn retry(shared: &Shared, job: &IntegrationJob, error: String, after: Option<Duration>) -> Outcome {
     if job.attempts >= job.max_attempts {
-        return dead(job, format!("gave up after {} attempts: {error}", job.attempts));
+        return dead(
+            job,
+            format!("gave up after {} attempts: {error}", job.attempts),
+        );
     }
     let attempt = u32::try_from(job.attempts).unwrap_or(1).max(1);
-    let delay = shared.settings.backoff.retry_after(attempt, jitter(), after);
+    let delay = shared
+        .settings
+        .backoff
+        .retry_after(attempt, jitter(), after);
     tracing::info!(job = %job.id, kind = %job.kind, attempt, retry_in = ?delay, error = %error, "job will be retried");
-    Outcome::Retry { id: job.id.clone(), run_at: now() + to_delta(delay), error }
+    Outcome::Retry {
+        id: job.id.clone(),
+        run_at: now() + to_delta(delay),
+        error,
+    }
 }
 
 fn panic_message(join: tokio::task::JoinError) -> String {
@@ -299,14 +355,24 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
 /// whatever is still running so another runner can take them at once.
 async fn drain(shared: &Arc<Shared>, permits: &Arc<Semaphore>) {
     let all = u32::try_from(shared.settings.concurrency.max(1)).unwrap_or(u32::MAX);
-    let finished = tokio::time::timeout(shared.settings.shutdown_grace, permits.acquire_many(all)).await;
+    let finished =
+        tokio::time::timeout(shared.settings.shutdown_grace, permits.acquire_many(all)).await;
     let leftover = shared.in_flight_ids();
     if finished.is_err() && !leftover.is_empty() {
         let owner = shared.owner.clone();
         let count = leftover.len();
-        match shared.db.run(move |c| queue::release_leases(c, &owner, &leftover, now())).await {
-            Ok(_) => tracing::warn!(count, "handed back jobs that did not finish within the grace period"),
-            Err(e) => tracing::error!(error = %e, "could not hand back job leases; they will expire"),
+        match shared
+            .db
+            .run(move |c| queue::release_leases(c, &owner, &leftover, now()))
+            .await
+        {
+            Ok(_) => tracing::warn!(
+                count,
+                "handed back jobs that did not finish within the grace period"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "could not hand back job leases; they will expire")
+            }
         }
     }
     tracing::info!(runner = %shared.owner, "job runner stopped");

@@ -8,9 +8,19 @@ use switchboard_store::{AnyConnection, StoreError};
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Done { id: String },
-    Retry { id: String, run_at: NaiveDateTime, error: String },
-    Dead { id: String, error: String, webhook_event_id: Option<String> },
+    Done {
+        id: String,
+    },
+    Retry {
+        id: String,
+        run_at: NaiveDateTime,
+        error: String,
+    },
+    Dead {
+        id: String,
+        error: String,
+        webhook_event_id: Option<String>,
+    },
 }
 
 /// An outcome and the runner that holds the job's lease (only the holder may settle it).
@@ -28,14 +38,20 @@ impl Batch for Settle {
         let mut done_by_owner: Vec<(&str, Vec<String>)> = Vec::new();
         for item in items {
             match &item.outcome {
-                Outcome::Done { id } => match done_by_owner.iter_mut().find(|(o, _)| *o == item.owner) {
-                    Some((_, ids)) => ids.push(id.clone()),
-                    None => done_by_owner.push((&item.owner, vec![id.clone()])),
-                },
+                Outcome::Done { id } => {
+                    match done_by_owner.iter_mut().find(|(o, _)| *o == item.owner) {
+                        Some((_, ids)) => ids.push(id.clone()),
+                        None => done_by_owner.push((&item.owner, vec![id.clone()])),
+                    }
+                }
                 Outcome::Retry { id, run_at, error } => {
                     jobs::retry_job_later(conn, &item.owner, id, *run_at, error, now)?;
                 }
-                Outcome::Dead { id, error, webhook_event_id } => {
+                Outcome::Dead {
+                    id,
+                    error,
+                    webhook_event_id,
+                } => {
                     if jobs::dead_letter_job(conn, &item.owner, id, error, now)?
                         && let Some(event) = webhook_event_id
                     {

@@ -16,7 +16,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum JobError {
     /// Try again later (with backoff, or after `after` when the other side said when).
     #[error("{message}")]
-    Retry { message: String, after: Option<Duration> },
+    Retry {
+        message: String,
+        after: Option<Duration>,
+    },
     /// Trying again cannot help: dead-letter it now.
     #[error("{0}")]
     Permanent(String),
@@ -24,7 +27,10 @@ pub enum JobError {
 
 impl JobError {
     pub fn retry(message: impl Into<String>) -> Self {
-        JobError::Retry { message: message.into(), after: None }
+        JobError::Retry {
+            message: message.into(),
+            after: None,
+        }
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
@@ -57,7 +63,11 @@ pub struct JobContext {
 /// One job kind. Handlers must be idempotent: a job can run twice (a crash between its work
 /// and its completion), and the second run must change nothing.
 pub trait JobHandler: Send + Sync + 'static {
-    fn run<'a>(&'a self, ctx: &'a JobContext, job: &'a IntegrationJob) -> BoxFuture<'a, Result<(), JobError>>;
+    fn run<'a>(
+        &'a self,
+        ctx: &'a JobContext,
+        job: &'a IntegrationJob,
+    ) -> BoxFuture<'a, Result<(), JobError>>;
 }
 
 #[derive(Default, Clone)]
@@ -90,7 +100,11 @@ impl Registry {
 pub struct Noop;
 
 impl JobHandler for Noop {
-    fn run<'a>(&'a self, _ctx: &'a JobContext, _job: &'a IntegrationJob) -> BoxFuture<'a, Result<(), JobError>> {
+    fn run<'a>(
+        &'a self,
+        _ctx: &'a JobContext,
+        _job: &'a IntegrationJob,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async { Ok(()) })
     }
 }

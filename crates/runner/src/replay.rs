@@ -4,7 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use switchboard_store::db::write_transaction;
 use switchboard_store::repo::webhooks;
-use switchboard_store::schema::{contacts, conversations, message_logs, message_status_events, notes};
+use switchboard_store::schema::{
+    contacts, conversations, message_logs, message_status_events, notes,
+};
 use switchboard_store::{AnyConnection, Db, StoreError};
 
 use crate::jobs::process_webhook::project_event;
@@ -21,7 +23,11 @@ pub struct ReplayReport {
 /// projects every stored event again, in the order received. With `since`: projects the events
 /// received from then on again, on top of what is there (projections are idempotent).
 /// Leads, conversation assignments, templates and everything people entered are kept.
-pub fn replay(db: &Db, organization_id: &str, since: Option<NaiveDateTime>) -> Result<ReplayReport, StoreError> {
+pub fn replay(
+    db: &Db,
+    organization_id: &str,
+    since: Option<NaiveDateTime>,
+) -> Result<ReplayReport, StoreError> {
     let mut conn = db.conn()?;
     if since.is_none() {
         write_transaction(&mut conn, |c| wipe_projections(c, organization_id))?;
@@ -29,7 +35,13 @@ pub fn replay(db: &Db, organization_id: &str, since: Option<NaiveDateTime>) -> R
     let mut report = ReplayReport::default();
     let mut after: Option<String> = None;
     loop {
-        let batch = webhooks::list_org_events_since(&mut conn, organization_id, since, after.as_deref(), 500)?;
+        let batch = webhooks::list_org_events_since(
+            &mut conn,
+            organization_id,
+            since,
+            after.as_deref(),
+            500,
+        )?;
         let Some(last) = batch.last() else { break };
         after = Some(last.id.clone());
         for event in batch.iter().filter(|e| e.status != "IGNORED") {
@@ -47,8 +59,16 @@ pub fn replay(db: &Db, organization_id: &str, since: Option<NaiveDateTime>) -> R
 }
 
 fn wipe_projections(conn: &mut AnyConnection, org: &str) -> Result<(), StoreError> {
-    diesel::delete(notes::table.filter(notes::organization_id.eq(org)).filter(notes::source.eq("whatsapp"))).execute(conn)?;
-    diesel::delete(message_status_events::table.filter(message_status_events::organization_id.eq(org))).execute(conn)?;
+    diesel::delete(
+        notes::table
+            .filter(notes::organization_id.eq(org))
+            .filter(notes::source.eq("whatsapp")),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        message_status_events::table.filter(message_status_events::organization_id.eq(org)),
+    )
+    .execute(conn)?;
     diesel::delete(
         message_logs::table
             .filter(message_logs::organization_id.eq(org))

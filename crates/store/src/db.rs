@@ -112,7 +112,7 @@ impl ConnectionManager {
                     self.settings.sqlite_busy_timeout.as_millis(),
                     self.settings.sqlite_synchronous.pragma()
                 );
-                conn.batch_execute(&pragmas)?;
+                set_pragmas(&mut conn, &pragmas)?;
                 if role == ConnectionRole::Writer {
                     // Its checkpoints are done by the checkpointer thread, off the commit path,
                     // and a large page cache keeps the unique-hash index (random inserts) in memory.
@@ -122,6 +122,21 @@ impl ConnectionManager {
                 }
                 Ok(AnyConnection::Sqlite(conn))
             }
+        }
+    }
+}
+
+/// Switching a brand-new file to WAL needs a moment alone with it; when several processes
+/// open it at once, retry briefly instead of failing.
+fn set_pragmas(conn: &mut SqliteConnection, pragmas: &str) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match conn.batch_execute(pragmas) {
+            Err(e) if attempt < 50 && e.to_string().contains("locked") => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return other.map_err(StoreError::from),
         }
     }
 }

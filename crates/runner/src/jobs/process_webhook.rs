@@ -6,10 +6,12 @@
 
 use diesel::Connection;
 use serde_json::json;
-use switchboard_domain::webhook::{self, Change, Contact, Entry, Message, MessagesValue, Status};
 use switchboard_domain::MessageStatus;
+use switchboard_domain::webhook::{self, Change, Contact, Entry, Message, MessagesValue, Status};
 use switchboard_store::db::write_transaction;
-use switchboard_store::models::{Channel, IntegrationJob, MessageLog, MessageStatusEvent, WebhookEvent, new_id, now};
+use switchboard_store::models::{
+    Channel, IntegrationJob, MessageLog, MessageStatusEvent, WebhookEvent, new_id, now,
+};
 use switchboard_store::repo::conversations::{self, ConversationKey};
 use switchboard_store::repo::leads::{self, LeadFromWhatsApp};
 use switchboard_store::repo::messages::{self, meta_time};
@@ -22,10 +24,16 @@ use crate::registry::{BoxFuture, JobContext, JobError, JobHandler};
 pub struct ProcessWebhook;
 
 impl JobHandler for ProcessWebhook {
-    fn run<'a>(&'a self, ctx: &'a JobContext, job: &'a IntegrationJob) -> BoxFuture<'a, Result<(), JobError>> {
+    fn run<'a>(
+        &'a self,
+        ctx: &'a JobContext,
+        job: &'a IntegrationJob,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             let event_id = event_id(job)?;
-            ctx.db.run(move |conn| Ok(write_transaction(conn, |c| project_event(c, &event_id)))).await??;
+            ctx.db
+                .run(move |conn| Ok(write_transaction(conn, |c| project_event(c, &event_id))))
+                .await??;
             Ok(())
         })
     }
@@ -37,8 +45,14 @@ fn event_id(job: &IntegrationJob) -> Result<String, JobError> {
     }
     serde_json::from_str::<serde_json::Value>(&job.payload)
         .ok()
-        .and_then(|p| p.get("webhookEventId").and_then(|v| v.as_str()).map(str::to_string))
-        .ok_or_else(|| JobError::permanent("the job names no webhook event (payload.webhookEventId)"))
+        .and_then(|p| {
+            p.get("webhookEventId")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+        .ok_or_else(|| {
+            JobError::permanent("the job names no webhook event (payload.webhookEventId)")
+        })
 }
 
 /// What went wrong with single items of an event; stored on the event as JSON.
@@ -60,15 +74,15 @@ impl Problems {
 pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), JobError> {
     let event = webhooks::find_event(conn, event_id)?
         .ok_or_else(|| JobError::permanent(format!("webhook event {event_id} does not exist")))?;
-    let body = webhook::parse(&event.body)
-        .map_err(|e| JobError::permanent(format!("the stored body is not a WhatsApp webhook: {e}")))?;
+    let body = webhook::parse(&event.body).map_err(|e| {
+        JobError::permanent(format!("the stored body is not a WhatsApp webhook: {e}"))
+    })?;
     let mut problems = Problems::default();
     for entry in &body.entry {
         for change in &entry.changes {
-            let projected = conn.transaction(|c| project_change(c, &event, entry, change, &mut problems));
-            if let Err(e) = projected {
-                problems.push(format!("{}: {e}", change.field));
-            }
+            let projected =
+                conn.transaction(|c| project_change(c, &event, entry, change, &mut problems));
+            keep_going(projected, &mut problems, &change.field)?;
         }
     }
     if !problems.0.is_empty() {
@@ -76,6 +90,27 @@ pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), Job
     }
     webhooks::mark_event_processed(conn, &event.id, problems.to_json().as_deref())?;
     Ok(())
+}
+
+/// A bad item (data the projection cannot use) is recorded and the others go on; a database
+/// failure is not the item's fault, so it fails the whole job, which is retried (idempotently).
+fn keep_going(
+    result: Result<(), StoreError>,
+    problems: &mut Problems,
+    what: &str,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(StoreError::Invalid(reason)) => {
+            problems.push(format!("{what}: {reason}"));
+            Ok(())
+        }
+        Err(StoreError::NotFound(thing)) => {
+            problems.push(format!("{what}: {thing} not found"));
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
 }
 
 fn project_change(
@@ -86,7 +121,10 @@ fn project_change(
     problems: &mut Problems,
 ) -> Result<(), StoreError> {
     let Some(channel) = channel_for(conn, entry, change)? else {
-        problems.push(format!("{}: no channel for this number or WABA", change.field));
+        problems.push(format!(
+            "{}: no channel for this number or WABA",
+            change.field
+        ));
         return Ok(());
     };
     let at = entry.time.map_or_else(now, meta_time);
@@ -98,9 +136,15 @@ fn project_change(
                 Ok(())
             }
         },
-        "message_template_status_update" => project_template_status(conn, &channel, change, at, problems),
-        "account_update" | "phone_number_quality_update" | "phone_number_name_update" | "account_alerts"
-        | "account_review_update" | "business_capability_update" => {
+        "message_template_status_update" => {
+            project_template_status(conn, &channel, change, at, problems)
+        }
+        "account_update"
+        | "phone_number_quality_update"
+        | "phone_number_name_update"
+        | "account_alerts"
+        | "account_review_update"
+        | "business_capability_update" => {
             channels::record_channel_update(conn, &channel.id, &change.field, &change.value, at)
         }
         other => {
@@ -111,17 +155,29 @@ fn project_change(
 }
 
 /// The channel a change is for: by its metadata's phone number id, else by the entry's WABA id.
-fn channel_for(conn: &mut AnyConnection, entry: &Entry, change: &Change) -> Result<Option<Channel>, StoreError> {
+fn channel_for(
+    conn: &mut AnyConnection,
+    entry: &Entry,
+    change: &Change,
+) -> Result<Option<Channel>, StoreError> {
     let phone_number_id = change
         .value
         .get("metadata")
         .and_then(|m| m.get("phone_number_id"))
-        .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())));
+        .and_then(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .or_else(|| v.as_i64().map(|n| n.to_string()))
+        });
     if let Some(id) = phone_number_id {
         return channels::find_channel_by_phone_number_id(conn, &id);
     }
-    let Some(waba) = &entry.id else { return Ok(None) };
-    Ok(channels::list_all_channels(conn)?.into_iter().find(|c| c.waba_id.as_deref() == Some(waba.as_str())))
+    let Some(waba) = &entry.id else {
+        return Ok(None);
+    };
+    Ok(channels::list_all_channels(conn)?
+        .into_iter()
+        .find(|c| c.waba_id.as_deref() == Some(waba.as_str())))
 }
 
 fn project_messages(
@@ -131,14 +187,23 @@ fn project_messages(
     value: &MessagesValue,
     problems: &mut Problems,
 ) -> Result<(), StoreError> {
-    let business_number = value.metadata.as_ref().and_then(|m| m.display_phone_number.clone());
+    let business_number = value
+        .metadata
+        .as_ref()
+        .and_then(|m| m.display_phone_number.clone());
     for (i, item) in value.messages().into_iter().enumerate() {
         match item {
             Ok(message) => {
-                let saved = conn.transaction(|c| project_message(c, channel, &value.contacts, &message, business_number.as_deref()));
-                if let Err(e) = saved {
-                    problems.push(format!("message {}: {e}", message.id));
-                }
+                let saved = conn.transaction(|c| {
+                    project_message(
+                        c,
+                        channel,
+                        &value.contacts,
+                        &message,
+                        business_number.as_deref(),
+                    )
+                });
+                keep_going(saved, problems, &format!("message {}", message.id))?;
             }
             Err(e) => problems.push(format!("message #{i}: {e}")),
         }
@@ -147,15 +212,17 @@ fn project_messages(
         match item {
             Ok(status) => {
                 let saved = conn.transaction(|c| project_status(c, channel, event, &status));
-                if let Err(e) = saved {
-                    problems.push(format!("status of {}: {e}", status.id));
-                }
+                keep_going(saved, problems, &format!("status of {}", status.id))?;
             }
             Err(e) => problems.push(format!("status #{i}: {e}")),
         }
     }
     for error in &value.errors {
-        problems.push(format!("Meta reported error {}: {}", error.code, error.title.clone().unwrap_or_default()));
+        problems.push(format!(
+            "Meta reported error {}: {}",
+            error.code,
+            error.title.clone().unwrap_or_default()
+        ));
     }
     Ok(())
 }
@@ -172,12 +239,23 @@ fn sender(message: &Message, contacts: &[Contact]) -> Sender {
     let matched = contacts
         .iter()
         .find(|c| {
-            (c.wa_id.is_some() && c.wa_id == message.from) || (c.user_id.is_some() && c.user_id == message.from_user_id)
+            (c.wa_id.is_some() && c.wa_id == message.from)
+                || (c.user_id.is_some() && c.user_id == message.from_user_id)
         })
-        .or(if contacts.len() == 1 { contacts.first() } else { None });
+        .or(if contacts.len() == 1 {
+            contacts.first()
+        } else {
+            None
+        });
     Sender {
-        wa_id: message.from.clone().or_else(|| matched.and_then(|c| c.wa_id.clone())),
-        user_id: message.from_user_id.clone().or_else(|| matched.and_then(|c| c.user_id.clone())),
+        wa_id: message
+            .from
+            .clone()
+            .or_else(|| matched.and_then(|c| c.wa_id.clone())),
+        user_id: message
+            .from_user_id
+            .clone()
+            .or_else(|| matched.and_then(|c| c.user_id.clone())),
         profile_name: matched.and_then(|c| c.profile_name.clone()),
     }
 }
@@ -192,14 +270,22 @@ fn project_message(
     let org = channel.organization_id.as_str();
     let who = sender(message, contacts);
     let Some(key) = who.wa_id.clone().or_else(|| who.user_id.clone()) else {
-        return Err(StoreError::Invalid("the message names no sender (no from, wa_id or user id)".into()));
+        return Err(StoreError::Invalid(
+            "the message names no sender (no from, wa_id or user id)".into(),
+        ));
     };
-    if let Some(change) = message.system() {
-        if let (Some(old), Some(new)) = (who.wa_id.as_deref(), change.new_wa_id.as_deref()) {
-            contacts::change_contact_number(conn, org, old, new)?;
-        }
+    let contact = contacts::upsert_contact(
+        conn,
+        org,
+        who.wa_id.as_deref(),
+        who.user_id.as_deref(),
+        who.profile_name.as_deref(),
+    )?;
+    if let (Some(change), Some(old)) = (message.system(), who.wa_id.as_deref())
+        && let Some(new) = change.new_wa_id.as_deref()
+    {
+        contacts::set_contact_phone(conn, org, old, new)?;
     }
-    let contact = contacts::upsert_contact(conn, org, who.wa_id.as_deref(), who.user_id.as_deref(), who.profile_name.as_deref())?;
     let referral = message.referral.as_ref().map(|r| r.to_string());
     let lead = leads::find_or_create_lead(
         conn,
@@ -213,7 +299,11 @@ fn project_message(
     )?;
     let conversation = conversations::upsert_conversation(
         conn,
-        &ConversationKey { organization_id: org, channel_id: &channel.id, contact_phone: &key },
+        &ConversationKey {
+            organization_id: org,
+            channel_id: &channel.id,
+            contact_phone: &key,
+        },
         Some(&contact.id),
         Some(&lead.id),
     )?;
@@ -236,7 +326,11 @@ fn project_message(
         media_mime_type: media.as_ref().and_then(|m| m.mime_type.clone()),
         media_filename: media.as_ref().and_then(|m| m.filename.clone()),
         details: message.details().map(|d| d.to_string()),
-        context_message_id: message.context.as_ref().and_then(|c| c.id.clone()),
+        context_message_id: message
+            .context
+            .as_ref()
+            .and_then(|c| c.id.clone())
+            .or_else(|| message.reaction().map(|r| r.message_id)),
         template_name: None,
         template_language: None,
         template_variables: None,
@@ -255,13 +349,26 @@ fn project_message(
     // A reaction belongs to the message it reacts to: it is logged (context = that message)
     // but neither counts as unread nor replaces the conversation's preview.
     if message.reaction().is_none() {
-        conversations::record_message(conn, &conversation, "INBOUND", &summary, sent_at, &message.id, true)?;
+        conversations::record_message(
+            conn,
+            &conversation.id,
+            "INBOUND",
+            &summary,
+            sent_at,
+            &message.id,
+            true,
+        )?;
     }
     notes::insert_note_once(conn, org, &lead.id, &summary, "whatsapp", &message.id)?;
     Ok(())
 }
 
-fn project_status(conn: &mut AnyConnection, channel: &Channel, event: &WebhookEvent, status: &Status) -> Result<(), StoreError> {
+fn project_status(
+    conn: &mut AnyConnection,
+    channel: &Channel,
+    event: &WebhookEvent,
+    status: &Status,
+) -> Result<(), StoreError> {
     let error = status.errors.first();
     let record = MessageStatusEvent {
         id: new_id(),
@@ -269,7 +376,10 @@ fn project_status(conn: &mut AnyConnection, channel: &Channel, event: &WebhookEv
         external_message_id: status.id.clone(),
         status: MessageStatus::parse(&status.status).as_str().to_string(),
         occurred_at: meta_time(status.timestamp),
-        recipient_id: status.recipient_id.clone().or_else(|| status.recipient_user_id.clone()),
+        recipient_id: status
+            .recipient_id
+            .clone()
+            .or_else(|| status.recipient_user_id.clone()),
         error_code: error.map(|e| e.code.to_string()),
         error_title: error.and_then(|e| e.title.clone()),
         error_message: error.and_then(|e| e.details.clone().or_else(|| e.message.clone())),
@@ -307,4 +417,3 @@ fn project_template_status(
         },
     )
 }
-

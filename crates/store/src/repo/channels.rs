@@ -247,7 +247,11 @@ pub fn record_channel_update(
     value: &serde_json::Value,
     at: chrono::NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let Some(channel) = dsl::channels.find(channel_id).first::<Channel>(conn).optional()? else {
+    let Some(channel) = dsl::channels
+        .find(channel_id)
+        .first::<Channel>(conn)
+        .optional()?
+    else {
         return Err(StoreError::NotFound("channel"));
     };
     let mut info: serde_json::Map<String, serde_json::Value> = channel
@@ -264,7 +268,10 @@ pub fn record_channel_update(
     if !newer {
         return Ok(());
     }
-    info.insert(field.to_string(), serde_json::json!({ "at": at_text, "value": value }));
+    info.insert(
+        field.to_string(),
+        serde_json::json!({ "at": at_text, "value": value }),
+    );
     let quality = match field {
         "phone_number_quality_update" => value
             .get("new_quality_score")

@@ -7,15 +7,28 @@ use crate::error::StoreError;
 use crate::models::{Contact, new_id, now};
 use crate::schema::contacts::dsl;
 
-pub fn find_contact(conn: &mut AnyConnection, org: &str, wa_id: Option<&str>, wa_user_id: Option<&str>) -> Result<Option<Contact>, StoreError> {
+pub fn find_contact(
+    conn: &mut AnyConnection,
+    org: &str,
+    wa_id: Option<&str>,
+    wa_user_id: Option<&str>,
+) -> Result<Option<Contact>, StoreError> {
     if let Some(wa_id) = wa_id {
-        let found = dsl::contacts.filter(dsl::organization_id.eq(org)).filter(dsl::wa_id.eq(wa_id)).first(conn).optional()?;
+        let found = dsl::contacts
+            .filter(dsl::organization_id.eq(org))
+            .filter(dsl::wa_id.eq(wa_id))
+            .first(conn)
+            .optional()?;
         if found.is_some() {
             return Ok(found);
         }
     }
     match wa_user_id {
-        Some(user) => Ok(dsl::contacts.filter(dsl::organization_id.eq(org)).filter(dsl::wa_user_id.eq(user)).first(conn).optional()?),
+        Some(user) => Ok(dsl::contacts
+            .filter(dsl::organization_id.eq(org))
+            .filter(dsl::wa_user_id.eq(user))
+            .first(conn)
+            .optional()?),
         None => Ok(None),
     }
 }
@@ -29,7 +42,9 @@ pub fn upsert_contact(
     profile_name: Option<&str>,
 ) -> Result<Contact, StoreError> {
     if wa_id.is_none() && wa_user_id.is_none() {
-        return Err(StoreError::Invalid("a contact needs a wa_id or a user id".into()));
+        return Err(StoreError::Invalid(
+            "a contact needs a wa_id or a user id".into(),
+        ));
     }
     let at = now();
     let Some(mut contact) = find_contact(conn, org, wa_id, wa_user_id)? else {
@@ -43,7 +58,9 @@ pub fn upsert_contact(
             created_at: at,
             updated_at: at,
         };
-        diesel::insert_into(dsl::contacts).values(&contact).execute(conn)?;
+        diesel::insert_into(dsl::contacts)
+            .values(&contact)
+            .execute(conn)?;
         return Ok(contact);
     };
     let mut changed = false;
@@ -78,17 +95,27 @@ pub fn upsert_contact(
     Ok(contact)
 }
 
-/// A customer changed number (system message): the contact keeps its history under the new wa_id.
-pub fn change_contact_number(conn: &mut AnyConnection, org: &str, old_wa_id: &str, new_wa_id: &str) -> Result<(), StoreError> {
-    if find_contact(conn, org, Some(new_wa_id), None)?.is_some() {
-        return Ok(());
-    }
-    diesel::update(dsl::contacts.filter(dsl::organization_id.eq(org)).filter(dsl::wa_id.eq(old_wa_id)))
-        .set((dsl::wa_id.eq(new_wa_id), dsl::phone.eq(new_wa_id), dsl::updated_at.eq(now())))
-        .execute(conn)?;
+/// A customer changed number (system message): the contact keeps its identity (its wa_id, which
+/// earlier and later webhooks may still carry) and records the new number as its phone.
+pub fn set_contact_phone(
+    conn: &mut AnyConnection,
+    org: &str,
+    wa_id: &str,
+    new_phone: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        dsl::contacts
+            .filter(dsl::organization_id.eq(org))
+            .filter(dsl::wa_id.eq(wa_id)),
+    )
+    .set((dsl::phone.eq(new_phone), dsl::updated_at.eq(now())))
+    .execute(conn)?;
     Ok(())
 }
 
 pub fn list_contacts(conn: &mut AnyConnection, org: &str) -> Result<Vec<Contact>, StoreError> {
-    Ok(dsl::contacts.filter(dsl::organization_id.eq(org)).order(dsl::created_at.asc()).load(conn)?)
+    Ok(dsl::contacts
+        .filter(dsl::organization_id.eq(org))
+        .order(dsl::created_at.asc())
+        .load(conn)?)
 }

@@ -15,7 +15,10 @@ pub struct ConversationKey<'a> {
     pub contact_phone: &'a str,
 }
 
-pub fn find_conversation_by_key(conn: &mut AnyConnection, key: &ConversationKey<'_>) -> Result<Option<Conversation>, StoreError> {
+pub fn find_conversation_by_key(
+    conn: &mut AnyConnection,
+    key: &ConversationKey<'_>,
+) -> Result<Option<Conversation>, StoreError> {
     Ok(dsl::conversations
         .filter(dsl::organization_id.eq(key.organization_id))
         .filter(dsl::channel_id.eq(key.channel_id))
@@ -33,11 +36,17 @@ pub fn upsert_conversation(
 ) -> Result<Conversation, StoreError> {
     let at = now();
     if let Some(mut found) = find_conversation_by_key(conn, key)? {
-        if (found.contact_id.is_none() && contact_id.is_some()) || (found.lead_id.is_none() && lead_id.is_some()) {
+        if (found.contact_id.is_none() && contact_id.is_some())
+            || (found.lead_id.is_none() && lead_id.is_some())
+        {
             found.contact_id = found.contact_id.or(contact_id.map(str::to_string));
             found.lead_id = found.lead_id.or(lead_id.map(str::to_string));
             diesel::update(dsl::conversations.find(&found.id))
-                .set((dsl::contact_id.eq(&found.contact_id), dsl::lead_id.eq(&found.lead_id), dsl::updated_at.eq(at)))
+                .set((
+                    dsl::contact_id.eq(&found.contact_id),
+                    dsl::lead_id.eq(&found.lead_id),
+                    dsl::updated_at.eq(at),
+                ))
                 .execute(conn)?;
         }
         return Ok(found);
@@ -59,54 +68,67 @@ pub fn upsert_conversation(
         updated_at: at,
         last_message_external_id: None,
     };
-    diesel::insert_into(dsl::conversations).values(&conversation).execute(conn)?;
+    diesel::insert_into(dsl::conversations)
+        .values(&conversation)
+        .execute(conn)?;
     Ok(conversation)
 }
 
 /// A message joined the conversation. The preview shows the newest message by (time, wamid),
-/// so webhooks arriving in any order end with the same preview; `unread` counts it once.
+/// so webhooks arriving in any order end with the same preview; `unread` counts it once. Each
+/// update decides in its WHERE clause, so concurrent projections cannot overwrite newer news.
 pub fn record_message(
     conn: &mut AnyConnection,
-    conversation: &Conversation,
+    conversation_id: &str,
     direction: &str,
     text: &str,
     at: NaiveDateTime,
     wamid: &str,
     unread: bool,
 ) -> Result<(), StoreError> {
-    let newer = match (conversation.last_message_at, conversation.last_message_external_id.as_deref()) {
-        (Some(last_at), Some(last_id)) => (at, wamid) > (last_at, last_id),
-        (Some(last_at), None) => at >= last_at,
-        (None, _) => true,
-    };
-    let inbound = direction == "INBOUND";
-    let last_inbound = if inbound { conversation.last_inbound_at.max(Some(at)) } else { conversation.last_inbound_at };
-    let target = dsl::conversations.find(&conversation.id);
-    let unread_delta = i32::from(unread);
-    if newer {
-        diesel::update(target)
-            .set((
-                dsl::last_message_text.eq(text),
-                dsl::last_message_at.eq(Some(at)),
-                dsl::last_message_direction.eq(direction),
-                dsl::last_message_external_id.eq(wamid),
-                dsl::last_inbound_at.eq(last_inbound),
-                dsl::unread_count.eq(dsl::unread_count + unread_delta),
-                dsl::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-    } else {
-        diesel::update(target)
-            .set((
-                dsl::last_inbound_at.eq(last_inbound),
-                dsl::unread_count.eq(dsl::unread_count + unread_delta),
-                dsl::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
+    let this = dsl::conversations.filter(dsl::id.eq(conversation_id));
+    let older_preview = dsl::last_message_at
+        .is_null()
+        .or(dsl::last_message_at.lt(at))
+        .or(dsl::last_message_at.eq(at).and(
+            dsl::last_message_external_id
+                .is_null()
+                .or(dsl::last_message_external_id.lt(wamid)),
+        ));
+    diesel::update(this.filter(older_preview))
+        .set((
+            dsl::last_message_text.eq(text),
+            dsl::last_message_at.eq(Some(at)),
+            dsl::last_message_direction.eq(direction),
+            dsl::last_message_external_id.eq(wamid),
+        ))
+        .execute(conn)?;
+    if direction == "INBOUND" {
+        diesel::update(
+            this.filter(
+                dsl::last_inbound_at
+                    .is_null()
+                    .or(dsl::last_inbound_at.lt(at)),
+            ),
+        )
+        .set(dsl::last_inbound_at.eq(Some(at)))
+        .execute(conn)?;
     }
+    diesel::update(this)
+        .set((
+            dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
+            dsl::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
-pub fn list_conversations(conn: &mut AnyConnection, org: &str) -> Result<Vec<Conversation>, StoreError> {
-    Ok(dsl::conversations.filter(dsl::organization_id.eq(org)).order(dsl::created_at.asc()).load(conn)?)
+pub fn list_conversations(
+    conn: &mut AnyConnection,
+    org: &str,
+) -> Result<Vec<Conversation>, StoreError> {
+    Ok(dsl::conversations
+        .filter(dsl::organization_id.eq(org))
+        .order(dsl::created_at.asc())
+        .load(conn)?)
 }

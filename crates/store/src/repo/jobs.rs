@@ -100,25 +100,34 @@ pub fn claim_due_jobs(
                        attempts = attempts + 1, updated_at = $3 WHERE id IN ";
     const DUE: &str = "(SELECT id FROM integration_jobs WHERE status = 'PENDING' AND run_at <= $3 ORDER BY run_at LIMIT $4";
     let jobs = match conn {
-        AnyConnection::Postgres(c) => diesel::sql_query(format!("{SET}{DUE} FOR UPDATE SKIP LOCKED) RETURNING *"))
-            .bind::<Text, _>(owner)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
+        AnyConnection::Postgres(c) => {
+            diesel::sql_query(format!("{SET}{DUE} FOR UPDATE SKIP LOCKED) RETURNING *"))
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(c)?
+        }
         // SQLite's ?NNN parameters are numbered like PostgreSQL's $N.
-        AnyConnection::Sqlite(c) => diesel::sql_query(format!("{SET}{DUE}) RETURNING *").replace('$', "?"))
-            .bind::<Text, _>(owner)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
+        AnyConnection::Sqlite(c) => {
+            diesel::sql_query(format!("{SET}{DUE}) RETURNING *").replace('$', "?"))
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(c)?
+        }
     };
     Ok(jobs)
 }
 
 /// Marks jobs this owner still holds as DONE; returns how many it held.
-pub fn complete_jobs(conn: &mut AnyConnection, owner: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, StoreError> {
+pub fn complete_jobs(
+    conn: &mut AnyConnection,
+    owner: &str,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -167,7 +176,13 @@ pub fn retry_job_later(
 }
 
 /// Dead-letters a job: it will not run again unless an operator retries it.
-pub fn dead_letter_job(conn: &mut AnyConnection, owner: &str, id: &str, error: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
+pub fn dead_letter_job(
+    conn: &mut AnyConnection,
+    owner: &str,
+    id: &str,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
     let updated = diesel::update(held(owner, id))
         .set((
             integration_jobs::status.eq(JobStatus::Dead.as_str()),
@@ -183,7 +198,10 @@ pub fn dead_letter_job(conn: &mut AnyConnection, owner: &str, id: &str, error: &
 
 type HeldJob<'a> = diesel::dsl::Filter<
     diesel::dsl::Filter<
-        diesel::dsl::Filter<integration_jobs::table, diesel::dsl::Eq<integration_jobs::id, &'a str>>,
+        diesel::dsl::Filter<
+            integration_jobs::table,
+            diesel::dsl::Eq<integration_jobs::id, &'a str>,
+        >,
         diesel::dsl::Eq<integration_jobs::lease_owner, &'a str>,
     >,
     diesel::dsl::Eq<integration_jobs::status, &'static str>,
@@ -198,7 +216,12 @@ fn held<'a>(owner: &'a str, id: &'a str) -> HeldJob<'a> {
 }
 
 /// Extends the leases of jobs still running (a long job must not be claimed by another runner).
-pub fn renew_leases(conn: &mut AnyConnection, owner: &str, ids: &[String], until: NaiveDateTime) -> Result<usize, StoreError> {
+pub fn renew_leases(
+    conn: &mut AnyConnection,
+    owner: &str,
+    ids: &[String],
+    until: NaiveDateTime,
+) -> Result<usize, StoreError> {
     let mut renewed = 0;
     for chunk in ids.chunks(500) {
         renewed += diesel::update(
@@ -215,7 +238,12 @@ pub fn renew_leases(conn: &mut AnyConnection, owner: &str, ids: &[String], until
 
 /// Hands back jobs a stopping runner did not finish: PENDING again, due now, the interrupted
 /// attempt not counted.
-pub fn release_leases(conn: &mut AnyConnection, owner: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, StoreError> {
+pub fn release_leases(
+    conn: &mut AnyConnection,
+    owner: &str,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
     let mut released = 0;
     for chunk in ids.chunks(500) {
         released += diesel::update(
@@ -239,25 +267,34 @@ pub fn release_leases(conn: &mut AnyConnection, owner: &str, ids: &[String], now
 
 /// Jobs whose runner died (lease expired while RUNNING): back to PENDING, or DEAD when they
 /// have used every attempt. Returns (requeued, dead-lettered).
-pub fn recover_expired_leases(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(usize, usize), StoreError> {
+pub fn recover_expired_leases(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<(usize, usize), StoreError> {
     let expired = integration_jobs::table
         .filter(integration_jobs::status.eq(JobStatus::Running.as_str()))
         .filter(integration_jobs::lease_expires_at.lt(now));
-    let dead = diesel::update(expired.filter(integration_jobs::attempts.ge(integration_jobs::max_attempts)))
-        .set((
-            integration_jobs::status.eq(JobStatus::Dead.as_str()),
-            integration_jobs::last_error.eq(Some("the runner holding it stopped, and no attempts are left")),
-            integration_jobs::finished_at.eq(Some(now)),
-            integration_jobs::updated_at.eq(now),
-            integration_jobs::lease_owner.eq(None::<String>),
-            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
+    let dead = diesel::update(
+        expired.filter(integration_jobs::attempts.ge(integration_jobs::max_attempts)),
+    )
+    .set((
+        integration_jobs::status.eq(JobStatus::Dead.as_str()),
+        integration_jobs::last_error.eq(Some(
+            "the runner holding it stopped, and no attempts are left",
+        )),
+        integration_jobs::finished_at.eq(Some(now)),
+        integration_jobs::updated_at.eq(now),
+        integration_jobs::lease_owner.eq(None::<String>),
+        integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
     let requeued = diesel::update(expired)
         .set((
             integration_jobs::status.eq(JobStatus::Pending.as_str()),
             integration_jobs::run_at.eq(now),
-            integration_jobs::last_error.eq(Some("lease expired: the runner holding it stopped or stalled")),
+            integration_jobs::last_error.eq(Some(
+                "lease expired: the runner holding it stopped or stalled",
+            )),
             integration_jobs::updated_at.eq(now),
             integration_jobs::lease_owner.eq(None::<String>),
             integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
@@ -267,7 +304,11 @@ pub fn recover_expired_leases(conn: &mut AnyConnection, now: NaiveDateTime) -> R
 }
 
 /// An operator's retry: a DEAD (or FAILED) job back to PENDING with fresh attempts.
-pub fn retry_dead_job(conn: &mut AnyConnection, id: &str, now: NaiveDateTime) -> Result<IntegrationJob, StoreError> {
+pub fn retry_dead_job(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<IntegrationJob, StoreError> {
     let job = find_job(conn, id)?.ok_or(StoreError::NotFound("job"))?;
     if job.status != JobStatus::Dead.as_str() && job.status != JobStatus::Failed.as_str() {
         return Err(StoreError::Invalid(format!(
@@ -297,7 +338,10 @@ pub struct JobFilter {
     pub offset: i64,
 }
 
-pub fn list_jobs(conn: &mut AnyConnection, filter: &JobFilter) -> Result<Vec<IntegrationJob>, StoreError> {
+pub fn list_jobs(
+    conn: &mut AnyConnection,
+    filter: &JobFilter,
+) -> Result<Vec<IntegrationJob>, StoreError> {
     let mut query = integration_jobs::table.into_boxed();
     if let Some(status) = &filter.status {
         query = query.filter(integration_jobs::status.eq(status.to_uppercase()));
@@ -317,7 +361,10 @@ pub fn list_jobs(conn: &mut AnyConnection, filter: &JobFilter) -> Result<Vec<Int
 }
 
 /// Deletes DONE jobs finished before `before` (the event log itself is never pruned here).
-pub fn prune_finished_jobs(conn: &mut AnyConnection, before: NaiveDateTime) -> Result<usize, StoreError> {
+pub fn prune_finished_jobs(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+) -> Result<usize, StoreError> {
     Ok(diesel::delete(
         integration_jobs::table
             .filter(integration_jobs::status.eq(JobStatus::Done.as_str()))

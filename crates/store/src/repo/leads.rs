@@ -13,15 +13,28 @@ pub fn default_lead_name(phone_or_user: &str) -> String {
     format!("WhatsApp {phone_or_user}")
 }
 
-pub fn find_lead_by_contact(conn: &mut AnyConnection, org: &str, phone: Option<&str>, wa_user_id: Option<&str>) -> Result<Option<Lead>, StoreError> {
+pub fn find_lead_by_contact(
+    conn: &mut AnyConnection,
+    org: &str,
+    phone: Option<&str>,
+    wa_user_id: Option<&str>,
+) -> Result<Option<Lead>, StoreError> {
     if let Some(phone) = phone {
-        let found = dsl::leads.filter(dsl::organization_id.eq(org)).filter(dsl::phone.eq(phone)).first(conn).optional()?;
+        let found = dsl::leads
+            .filter(dsl::organization_id.eq(org))
+            .filter(dsl::phone.eq(phone))
+            .first(conn)
+            .optional()?;
         if found.is_some() {
             return Ok(found);
         }
     }
     match wa_user_id {
-        Some(user) => Ok(dsl::leads.filter(dsl::organization_id.eq(org)).filter(dsl::wa_user_id.eq(user)).first(conn).optional()?),
+        Some(user) => Ok(dsl::leads
+            .filter(dsl::organization_id.eq(org))
+            .filter(dsl::wa_user_id.eq(user))
+            .first(conn)
+            .optional()?),
         None => Ok(None),
     }
 }
@@ -37,21 +50,43 @@ pub struct LeadFromWhatsApp<'a> {
 
 /// Finds the lead or creates it as the seed systems did: status ACTIVE, source whatsapp, at the
 /// first stage of the default pipeline, named after the profile (or "WhatsApp <phone>").
-pub fn find_or_create_lead(conn: &mut AnyConnection, org: &str, from: &LeadFromWhatsApp<'_>) -> Result<Lead, StoreError> {
+pub fn find_or_create_lead(
+    conn: &mut AnyConnection,
+    org: &str,
+    from: &LeadFromWhatsApp<'_>,
+) -> Result<Lead, StoreError> {
     let key = from
         .phone
         .or(from.wa_user_id)
         .ok_or_else(|| StoreError::Invalid("a lead needs a phone or a user id".into()))?;
     let at = now();
     if let Some(mut lead) = find_lead_by_contact(conn, org, from.phone, from.wa_user_id)? {
-        let better_name = from.profile_name.filter(|_| lead.name == default_lead_name(key));
+        // Fill in what this message knows and the lead does not, so the result never depends
+        // on which message came first.
+        let better_name = from
+            .profile_name
+            .filter(|_| lead.name == default_lead_name(key));
         let new_referral = from.referral.filter(|_| lead.referral.is_none());
-        if better_name.is_some() || new_referral.is_some() {
+        let new_phone = from.phone.filter(|_| lead.phone.is_none());
+        let new_user = from.wa_user_id.filter(|_| lead.wa_user_id.is_none());
+        if better_name.is_some()
+            || new_referral.is_some()
+            || new_phone.is_some()
+            || new_user.is_some()
+        {
             lead.name = better_name.map_or(lead.name, str::to_string);
             lead.referral = new_referral.map(str::to_string).or(lead.referral);
+            lead.phone = new_phone.map(str::to_string).or(lead.phone);
+            lead.wa_user_id = new_user.map(str::to_string).or(lead.wa_user_id);
             lead.updated_at = at;
             diesel::update(dsl::leads.find(&lead.id))
-                .set((dsl::name.eq(&lead.name), dsl::referral.eq(&lead.referral), dsl::updated_at.eq(at)))
+                .set((
+                    dsl::name.eq(&lead.name),
+                    dsl::referral.eq(&lead.referral),
+                    dsl::phone.eq(&lead.phone),
+                    dsl::wa_user_id.eq(&lead.wa_user_id),
+                    dsl::updated_at.eq(at),
+                ))
                 .execute(conn)?;
         }
         return Ok(lead);
@@ -66,7 +101,9 @@ pub fn find_or_create_lead(conn: &mut AnyConnection, org: &str, from: &LeadFromW
         organization_id: org.to_string(),
         pipeline_id: pipeline.map(|p| p.id),
         stage_id: stage.map(|s| s.id),
-        name: from.profile_name.map_or_else(|| default_lead_name(key), str::to_string),
+        name: from
+            .profile_name
+            .map_or_else(|| default_lead_name(key), str::to_string),
         phone: from.phone.map(str::to_string),
         wa_user_id: from.wa_user_id.map(str::to_string),
         status: "ACTIVE".into(),
@@ -76,10 +113,15 @@ pub fn find_or_create_lead(conn: &mut AnyConnection, org: &str, from: &LeadFromW
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(dsl::leads).values(&lead).execute(conn)?;
+    diesel::insert_into(dsl::leads)
+        .values(&lead)
+        .execute(conn)?;
     Ok(lead)
 }
 
 pub fn list_leads(conn: &mut AnyConnection, org: &str) -> Result<Vec<Lead>, StoreError> {
-    Ok(dsl::leads.filter(dsl::organization_id.eq(org)).order(dsl::created_at.asc()).load(conn)?)
+    Ok(dsl::leads
+        .filter(dsl::organization_id.eq(org))
+        .order(dsl::created_at.asc())
+        .load(conn)?)
 }

@@ -13,23 +13,18 @@ use crate::schema::{message_logs, message_status_events};
 pub const RECEIVED: &str = "RECEIVED";
 
 /// Inserts the message unless its wamid is already stored. True when inserted.
-pub fn insert_message_once(conn: &mut AnyConnection, message: &MessageLog) -> Result<bool, StoreError> {
-    let inserted = match conn {
-        AnyConnection::Postgres(c) => diesel::insert_into(message_logs::table)
-            .values(message)
-            .on_conflict(message_logs::external_message_id)
-            .do_nothing()
-            .execute(c)?,
-        AnyConnection::Sqlite(c) => diesel::insert_into(message_logs::table)
-            .values(message)
-            .on_conflict(message_logs::external_message_id)
-            .do_nothing()
-            .execute(c)?,
-    };
-    Ok(inserted == 1)
+pub fn insert_message_once(
+    conn: &mut AnyConnection,
+    message: &MessageLog,
+) -> Result<bool, StoreError> {
+    Ok(insert_ignoring_conflicts!(conn, message_logs::table, message) == 1)
 }
 
-pub fn find_message_by_wamid(conn: &mut AnyConnection, org: &str, wamid: &str) -> Result<Option<MessageLog>, StoreError> {
+pub fn find_message_by_wamid(
+    conn: &mut AnyConnection,
+    org: &str,
+    wamid: &str,
+) -> Result<Option<MessageLog>, StoreError> {
     Ok(message_logs::table
         .filter(message_logs::organization_id.eq(org))
         .filter(message_logs::external_message_id.eq(wamid))
@@ -38,23 +33,35 @@ pub fn find_message_by_wamid(conn: &mut AnyConnection, org: &str, wamid: &str) -
 }
 
 /// Keeps a status report once per (wamid, status). True when it was new.
-pub fn record_status_event(conn: &mut AnyConnection, event: &MessageStatusEvent) -> Result<bool, StoreError> {
+pub fn record_status_event(
+    conn: &mut AnyConnection,
+    event: &MessageStatusEvent,
+) -> Result<bool, StoreError> {
     let inserted = match conn {
         AnyConnection::Postgres(c) => diesel::insert_into(message_status_events::table)
             .values(event)
-            .on_conflict((message_status_events::external_message_id, message_status_events::status))
+            .on_conflict((
+                message_status_events::external_message_id,
+                message_status_events::status,
+            ))
             .do_nothing()
             .execute(c)?,
         AnyConnection::Sqlite(c) => diesel::insert_into(message_status_events::table)
             .values(event)
-            .on_conflict((message_status_events::external_message_id, message_status_events::status))
+            .on_conflict((
+                message_status_events::external_message_id,
+                message_status_events::status,
+            ))
             .do_nothing()
             .execute(c)?,
     };
     Ok(inserted == 1)
 }
 
-pub fn list_status_events(conn: &mut AnyConnection, wamid: &str) -> Result<Vec<MessageStatusEvent>, StoreError> {
+pub fn list_status_events(
+    conn: &mut AnyConnection,
+    wamid: &str,
+) -> Result<Vec<MessageStatusEvent>, StoreError> {
     Ok(message_status_events::table
         .filter(message_status_events::external_message_id.eq(wamid))
         .order(message_status_events::occurred_at.asc())
@@ -64,18 +71,29 @@ pub fn list_status_events(conn: &mut AnyConnection, wamid: &str) -> Result<Vec<M
 /// Brings the message with this wamid up to date with every status reported for it: one way
 /// (sent → delivered → read), failed wins. Statuses that came before the message are applied
 /// here too, whenever the message appears. True when the message changed.
-pub fn apply_status_events(conn: &mut AnyConnection, org: &str, wamid: &str) -> Result<bool, StoreError> {
+pub fn apply_status_events(
+    conn: &mut AnyConnection,
+    org: &str,
+    wamid: &str,
+) -> Result<bool, StoreError> {
     // Statuses describe what we sent; an inbound message never takes one.
-    let Some(message) = find_message_by_wamid(conn, org, wamid)?.filter(|m| m.direction == "OUTBOUND") else {
+    let Some(message) =
+        find_message_by_wamid(conn, org, wamid)?.filter(|m| m.direction == "OUTBOUND")
+    else {
         return Ok(false);
     };
     let events = list_status_events(conn, wamid)?;
     let current = MessageStatus::parse(&message.status);
-    let folded = switchboard_domain::status::fold(events.iter().map(|e| MessageStatus::parse(&e.status)), current.clone());
+    let folded = switchboard_domain::status::fold(
+        events.iter().map(|e| MessageStatus::parse(&e.status)),
+        current.clone(),
+    );
     if folded == current {
         return Ok(false);
     }
-    let decisive = events.iter().find(|e| MessageStatus::parse(&e.status) == folded);
+    let decisive = events
+        .iter()
+        .find(|e| MessageStatus::parse(&e.status) == folded);
     let sent_at = events
         .iter()
         .find(|e| MessageStatus::parse(&e.status) == MessageStatus::Sent)

@@ -1,6 +1,24 @@
 //! Repositories: one module per aggregate, plain functions over `&mut AnyConnection`.
 //! Every function that reads tenant data takes the organization id and filters by it.
 
+/// `INSERT … ON CONFLICT DO NOTHING` on either backend; evaluates to the rows inserted (0 or 1).
+/// Projections insert this way so that concurrent jobs racing to create the same row (a lead,
+/// a contact) never fail: the loser reads the winner's row.
+macro_rules! insert_ignoring_conflicts {
+    ($conn:expr, $table:expr, $values:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgres(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+            $crate::AnyConnection::Sqlite(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        }
+    };
+}
+
 pub mod channels;
 pub mod contacts;
 pub mod conversations;

@@ -21,9 +21,15 @@ pub struct TemplateStatusChange<'a> {
 
 /// Applies a template status change unless a newer one was applied already; a template Meta
 /// knows but we do not is recorded so the inbox can show it (a sync fills in its components).
-pub fn apply_template_status(conn: &mut AnyConnection, org: &str, change: &TemplateStatusChange<'_>) -> Result<(), StoreError> {
+pub fn apply_template_status(
+    conn: &mut AnyConnection,
+    org: &str,
+    change: &TemplateStatusChange<'_>,
+) -> Result<(), StoreError> {
     let existing: Option<Template> = match (change.external_id, change.name, change.language) {
-        (Some(id), _, _) if find_by_external_id(conn, org, id)?.is_some() => find_by_external_id(conn, org, id)?,
+        (Some(id), _, _) if find_by_external_id(conn, org, id)?.is_some() => {
+            find_by_external_id(conn, org, id)?
+        }
         (_, Some(name), Some(language)) => dsl::templates
             .filter(dsl::organization_id.eq(org))
             .filter(dsl::name.eq(name))
@@ -35,7 +41,12 @@ pub fn apply_template_status(conn: &mut AnyConnection, org: &str, change: &Templ
     let reason = change.reason.filter(|r| !r.is_empty() && *r != "NONE");
     match existing {
         // Newest wins; on a tie the greater status, so any delivery order ends the same.
-        Some(t) if t.status_changed_at.is_some_and(|last| (last, t.status.as_str()) >= (change.at, change.status)) => Ok(()),
+        Some(t)
+            if t.status_changed_at
+                .is_some_and(|last| (last, t.status.as_str()) >= (change.at, change.status)) =>
+        {
+            Ok(())
+        }
         Some(t) => {
             diesel::update(dsl::templates.find(&t.id))
                 .set((
@@ -50,7 +61,9 @@ pub fn apply_template_status(conn: &mut AnyConnection, org: &str, change: &Templ
         }
         None => {
             let (Some(name), Some(language)) = (change.name, change.language) else {
-                return Err(StoreError::Invalid("a template status update without name and language".into()));
+                return Err(StoreError::Invalid(
+                    "a template status update without name and language".into(),
+                ));
             };
             let at = now();
             let template = Template {
@@ -70,13 +83,19 @@ pub fn apply_template_status(conn: &mut AnyConnection, org: &str, change: &Templ
                 updated_at: at,
                 status_changed_at: Some(change.at),
             };
-            diesel::insert_into(dsl::templates).values(&template).execute(conn)?;
+            diesel::insert_into(dsl::templates)
+                .values(&template)
+                .execute(conn)?;
             Ok(())
         }
     }
 }
 
-fn find_by_external_id(conn: &mut AnyConnection, org: &str, external_id: &str) -> Result<Option<Template>, StoreError> {
+fn find_by_external_id(
+    conn: &mut AnyConnection,
+    org: &str,
+    external_id: &str,
+) -> Result<Option<Template>, StoreError> {
     Ok(dsl::templates
         .filter(dsl::organization_id.eq(org))
         .filter(dsl::external_id.eq(external_id))
@@ -85,5 +104,8 @@ fn find_by_external_id(conn: &mut AnyConnection, org: &str, external_id: &str) -
 }
 
 pub fn list_templates(conn: &mut AnyConnection, org: &str) -> Result<Vec<Template>, StoreError> {
-    Ok(dsl::templates.filter(dsl::organization_id.eq(org)).order(dsl::created_at.asc()).load(conn)?)
+    Ok(dsl::templates
+        .filter(dsl::organization_id.eq(org))
+        .order(dsl::created_at.asc())
+        .load(conn)?)
 }

@@ -121,7 +121,11 @@ impl crate::writer::Batch for WebhookEvent {
 }
 
 /// The event's projections are written: PROCESSED, with any per-item problems recorded.
-pub fn mark_event_processed(conn: &mut AnyConnection, id: &str, problems: Option<&str>) -> Result<(), StoreError> {
+pub fn mark_event_processed(
+    conn: &mut AnyConnection,
+    id: &str,
+    problems: Option<&str>,
+) -> Result<(), StoreError> {
     diesel::update(webhook_events::table.find(id))
         .set((
             webhook_events::status.eq(EventStatus::Processed.as_str()),
@@ -133,7 +137,11 @@ pub fn mark_event_processed(conn: &mut AnyConnection, id: &str, problems: Option
 }
 
 /// Its job was dead-lettered: FAILED, with the reason.
-pub fn mark_event_failed(conn: &mut AnyConnection, id: &str, error: &str) -> Result<(), StoreError> {
+pub fn mark_event_failed(
+    conn: &mut AnyConnection,
+    id: &str,
+    error: &str,
+) -> Result<(), StoreError> {
     diesel::update(webhook_events::table.find(id))
         .set((
             webhook_events::status.eq(EventStatus::Failed.as_str()),
@@ -162,5 +170,8 @@ pub fn list_org_events_since(
     if let Some(after) = after_id {
         query = query.filter(webhook_events::id.gt(after.to_string()));
     }
-    Ok(query.order(webhook_events::id.asc()).limit(limit).load(conn)?)
+    Ok(query
+        .order(webhook_events::id.asc())
+        .limit(limit)
+        .load(conn)?)
 }
