@@ -34,3 +34,16 @@ bench-ingest: ## webhook ack path: 50,000 signed webhooks at 64 connections, SQL
 	@if [ -n "$$SWITCHBOARD_TEST_DATABASE_URL" ]; then \
 		./target/release/bench-ingest --backend postgres --requests 50000 --concurrency 64; \
 	else echo "skipped: PostgreSQL (set SWITCHBOARD_TEST_DATABASE_URL)"; fi
+
+.PHONY: bench-runner
+bench-runner: ## job runner: no-op drain, PROCESS_WEBHOOK projection rate, ack-to-projected latency at 1,000/s
+	$(CARGO) build --release --bin switchboard --bin bench-runner
+	./target/release/bench-runner --scenario noop --backend sqlite --count 50000
+	./target/release/bench-runner --scenario webhooks --backend sqlite --count 50000
+	./target/release/bench-runner --scenario latency --backend sqlite --count 10000 --rate 1000
+	@if [ -n "$$SWITCHBOARD_TEST_DATABASE_URL" ]; then \
+		./target/release/bench-runner --scenario noop --backend postgres --count 50000 && \
+		./target/release/bench-runner --scenario noop --backend postgres --count 50000 --runners 2 && \
+		./target/release/bench-runner --scenario webhooks --backend postgres --count 50000 && \
+		./target/release/bench-runner --scenario latency --backend postgres --count 10000 --rate 1000; \
+	else echo "skipped: PostgreSQL (set SWITCHBOARD_TEST_DATABASE_URL)"; fi

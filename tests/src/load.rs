@@ -39,6 +39,7 @@ pub fn fixture_mix(
                 _ => fixtures[i % fixtures.len()].clone(),
             };
             make_unique(&mut body, &format!("{run}.{i}"), phone_number_id, waba_id);
+            from_customer(&mut body, i % CUSTOMERS);
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
             SignedBody {
                 signature: switchboard_ingest::signature::sign(app_secret, &bytes),
@@ -46,6 +47,38 @@ pub fn fixture_mix(
             }
         })
         .collect()
+}
+
+/// Distinct customers the mix comes from: real traffic is many conversations, not one.
+const CUSTOMERS: usize = 500;
+
+/// Makes every message of the body come from customer `n` (its own phone number).
+fn from_customer(body: &mut Value, n: usize) {
+    let phone = format!("5511900{n:06}");
+    let Some(entries) = body["entry"].as_array_mut() else {
+        return;
+    };
+    for entry in entries {
+        let Some(changes) = entry["changes"].as_array_mut() else {
+            continue;
+        };
+        for change in changes {
+            let value = &mut change["value"];
+            if let Some(contacts) = value.get_mut("contacts").and_then(Value::as_array_mut) {
+                for contact in contacts {
+                    contact["wa_id"] = Value::String(phone.clone());
+                    if contact.get("user_id").is_some() {
+                        contact["user_id"] = Value::String(format!("US.{n}"));
+                    }
+                }
+            }
+            if let Some(messages) = value.get_mut("messages").and_then(Value::as_array_mut) {
+                for message in messages {
+                    message["from"] = Value::String(phone.clone());
+                }
+            }
+        }
+    }
 }
 
 fn first_value(body: &Value) -> &Value {

@@ -110,7 +110,11 @@ fn start_runner(config: &Config, db: &Db) -> Result<(Arc<Notify>, RunnerHandle)>
         lease: config.runner.lease,
         ..RunnerSettings::default()
     };
-    let runner = Runner::new(db.clone(), switchboard_runner::jobs::registry(), settings);
+    let runner = Runner::new(
+        db.clone(),
+        switchboard_runner::jobs::registry(db)?,
+        settings,
+    );
     let waker = runner.waker();
     switchboard_runner::wake::spawn_listener(db, Arc::clone(&waker));
     Ok((waker, runner.spawn()?))

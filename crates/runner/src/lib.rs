@@ -18,7 +18,7 @@ use switchboard_domain::backoff::Backoff;
 use switchboard_store::models::{IntegrationJob, now};
 use switchboard_store::repo::jobs as queue;
 use switchboard_store::writer::GroupCommit;
-use switchboard_store::{Db, StoreError, db::write_transaction};
+use switchboard_store::{Db, StoreError};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
@@ -125,20 +125,25 @@ impl Runner {
         });
         let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let maintenance = tokio::spawn(maintain(Arc::clone(&shared), stopped.clone()));
+        let concurrency = self.settings.concurrency.max(1);
+        // Claim again only once a quarter of the slots (or of a claim) is free: one claim per
+        // finished job would cost a round trip per job.
+        let low_water = (self.settings.claim_batch.min(concurrency) / 4).max(1);
         while !*stopped.borrow() {
-            let free = permits
-                .available_permits()
-                .min(self.settings.claim_batch.max(1));
-            let mut more_due = false;
-            if free > 0 {
-                match claim(&shared, free).await {
+            let available = permits.available_permits();
+            if available >= low_water || available == concurrency {
+                let want = available.min(self.settings.claim_batch.max(1));
+                match claim(&shared, want).await {
                     Ok(jobs) => {
-                        more_due = jobs.len() == free;
+                        let more_due = jobs.len() == want;
                         for job in jobs {
                             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                                 break;
                             };
                             dispatch(Arc::clone(&shared), job, permit);
+                        }
+                        if more_due && permits.available_permits() >= low_water {
+                            continue;
                         }
                     }
                     Err(e) => {
@@ -146,12 +151,9 @@ impl Runner {
                     }
                 }
             }
-            if more_due && permits.available_permits() > 0 {
-                continue;
-            }
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = shared.freed.notified(), if permits.available_permits() == 0 => {}
+                () = self.wake.notified(), if permits.available_permits() >= low_water => {}
+                () = shared.freed.notified() => {}
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
                 _ = stopped.changed() => {}
             }
@@ -186,11 +188,9 @@ async fn claim(shared: &Shared, limit: usize) -> Result<Vec<IntegrationJob>, Sto
     let lease = to_delta(shared.settings.lease);
     shared
         .db
-        .run(move |conn| {
+        .run_write(move |c| {
             let at = now();
-            write_transaction(conn, |c| {
-                queue::claim_due_jobs(c, &owner, limit as i64, at, at + lease)
-            })
+            queue::claim_due_jobs(c, &owner, limit as i64, at, at + lease)
         })
         .await
 }
@@ -327,12 +327,12 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                 let ids = shared.in_flight_ids();
                 if ids.is_empty() { continue; }
                 let (owner, until) = (shared.owner.clone(), now() + to_delta(shared.settings.lease));
-                if let Err(e) = shared.db.run(move |c| queue::renew_leases(c, &owner, &ids, until)).await {
+                if let Err(e) = shared.db.run_write(move |c| queue::renew_leases(c, &owner, &ids, until)).await {
                     tracing::warn!(error = %e, "could not renew job leases");
                 }
             }
             _ = recover.tick() => {
-                match shared.db.run(|c| write_transaction(c, |c| queue::recover_expired_leases(c, now()))).await {
+                match shared.db.run_write(|c| queue::recover_expired_leases(c, now())).await {
                     Ok((0, 0)) => {}
                     Ok((requeued, dead)) => tracing::warn!(requeued, dead, "recovered jobs whose runner stopped holding them"),
                     Err(e) => tracing::warn!(error = %e, "could not recover expired leases"),
@@ -340,7 +340,7 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             }
             _ = prune.tick() => {
                 let before = now() - to_delta(shared.settings.retention);
-                match shared.db.run(move |c| queue::prune_finished_jobs(c, before)).await {
+                match shared.db.run_write(move |c| queue::prune_finished_jobs(c, before)).await {
                     Ok(0) => {}
                     Ok(pruned) => tracing::info!(pruned, "pruned finished jobs"),
                     Err(e) => tracing::warn!(error = %e, "could not prune finished jobs"),
@@ -363,7 +363,7 @@ async fn drain(shared: &Arc<Shared>, permits: &Arc<Semaphore>) {
         let count = leftover.len();
         match shared
             .db
-            .run(move |c| queue::release_leases(c, &owner, &leftover, now()))
+            .run_write(move |c| queue::release_leases(c, &owner, &leftover, now()))
             .await
         {
             Ok(_) => tracing::warn!(

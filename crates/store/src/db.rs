@@ -177,6 +177,10 @@ pub struct Db {
     pool: Pool,
     url: DatabaseUrl,
     manager: Arc<ConnectionManager>,
+    /// SQLite takes one writer at a time. Writers of this process queue here, in order and
+    /// without sleeping, instead of in SQLite's busy handler (which backs off in sleeps of up
+    /// to 100 ms); the busy timeout is left for other processes.
+    sqlite_writer: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -206,6 +210,7 @@ impl Db {
             pool,
             url,
             manager: Arc::new(ConnectionManager::new(settings)),
+            sqlite_writer: Arc::new(std::sync::Mutex::new(())),
         })
     }
 
@@ -240,6 +245,34 @@ impl Db {
         })
         .await
         .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` in a write transaction (see [`write_transaction`]) on tokio's blocking threads.
+    pub async fn run_write<F, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<diesel::result::Error> + From<StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.conn()?;
+            db.with_write_lock(|| write_transaction(&mut conn, f))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` holding this process's SQLite write turn (a no-op on PostgreSQL).
+    pub fn with_write_lock<T>(&self, f: impl FnOnce() -> T) -> T {
+        if !self.is_sqlite() {
+            return f();
+        }
+        let _turn = self
+            .sqlite_writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f()
     }
 
     /// Applies every pending migration; returns the versions applied.

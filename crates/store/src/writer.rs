@@ -142,7 +142,9 @@ impl<T: Batch> Writer<T> {
             Some(conn) => conn,
             None => self.db.dedicated_connection(ConnectionRole::Writer)?,
         };
-        let outputs = write_transaction(&mut conn, |c| T::write(c, items))?;
+        let outputs = self
+            .db
+            .with_write_lock(|| write_transaction(&mut conn, |c| T::write(c, items)))?;
         if outputs.len() != items.len() {
             return Err(StoreError::Internal(
                 "a batch writer returned the wrong number of outputs".into(),

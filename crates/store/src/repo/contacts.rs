@@ -73,13 +73,28 @@ pub fn upsert_contact(
         }
     };
     fill(&mut contact.profile_name, profile_name);
-    if contact.wa_id.is_none() {
-        fill(&mut contact.wa_id, wa_id);
+    // Link the other identity only when no other contact already holds it (one BSUID, one phone).
+    let wa_id = wa_id.filter(|_| contact.wa_id.is_none());
+    let wa_id = match wa_id {
+        Some(w) if find_contact(conn, org, Some(w), None)?.is_none() => Some(w),
+        _ => None,
+    };
+    let wa_user_id = wa_user_id.filter(|_| contact.wa_user_id.is_none());
+    let wa_user_id = match wa_user_id {
+        Some(u) if find_contact(conn, org, None, Some(u))?.is_none() => Some(u),
+        _ => None,
+    };
+    let mut fill = |field: &mut Option<String>, value: Option<&str>| {
+        if let Some(v) = value {
+            *field = Some(v.to_string());
+            changed = true;
+        }
+    };
+    fill(&mut contact.wa_id, wa_id);
+    if wa_id.is_some() {
         fill(&mut contact.phone, wa_id);
     }
-    if contact.wa_user_id.is_none() {
-        fill(&mut contact.wa_user_id, wa_user_id);
-    }
+    fill(&mut contact.wa_user_id, wa_user_id);
     if changed {
         contact.updated_at = at;
         diesel::update(dsl::contacts.find(&contact.id))

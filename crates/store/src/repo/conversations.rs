@@ -87,6 +87,7 @@ pub fn record_message(
     unread: bool,
 ) -> Result<(), StoreError> {
     let this = dsl::conversations.filter(dsl::id.eq(conversation_id));
+    let inbound = direction == "INBOUND";
     let older_preview = dsl::last_message_at
         .is_null()
         .or(dsl::last_message_at.lt(at))
@@ -95,15 +96,42 @@ pub fn record_message(
                 .is_null()
                 .or(dsl::last_message_external_id.lt(wamid)),
         ));
-    diesel::update(this.filter(older_preview))
+    // The newest message is also the newest inbound one when it is inbound: one statement.
+    let previewed = if inbound {
+        diesel::update(this.filter(older_preview))
+            .set((
+                dsl::last_message_text.eq(text),
+                dsl::last_message_at.eq(Some(at)),
+                dsl::last_message_direction.eq(direction),
+                dsl::last_message_external_id.eq(wamid),
+                dsl::last_inbound_at.eq(Some(at)),
+                dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
+                dsl::updated_at.eq(now()),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(this.filter(older_preview))
+            .set((
+                dsl::last_message_text.eq(text),
+                dsl::last_message_at.eq(Some(at)),
+                dsl::last_message_direction.eq(direction),
+                dsl::last_message_external_id.eq(wamid),
+                dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
+                dsl::updated_at.eq(now()),
+            ))
+            .execute(conn)?
+    };
+    if previewed == 1 {
+        return Ok(());
+    }
+    // An older message: it only counts, and may still be the newest inbound one.
+    diesel::update(this)
         .set((
-            dsl::last_message_text.eq(text),
-            dsl::last_message_at.eq(Some(at)),
-            dsl::last_message_direction.eq(direction),
-            dsl::last_message_external_id.eq(wamid),
+            dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
+            dsl::updated_at.eq(now()),
         ))
         .execute(conn)?;
-    if direction == "INBOUND" {
+    if inbound {
         diesel::update(
             this.filter(
                 dsl::last_inbound_at
@@ -114,12 +142,6 @@ pub fn record_message(
         .set(dsl::last_inbound_at.eq(Some(at)))
         .execute(conn)?;
     }
-    diesel::update(this)
-        .set((
-            dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
-            dsl::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
     Ok(())
 }
 

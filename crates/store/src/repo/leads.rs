@@ -67,8 +67,15 @@ pub fn find_or_create_lead(
             .profile_name
             .filter(|_| lead.name == default_lead_name(key));
         let new_referral = from.referral.filter(|_| lead.referral.is_none());
-        let new_phone = from.phone.filter(|_| lead.phone.is_none());
-        let new_user = from.wa_user_id.filter(|_| lead.wa_user_id.is_none());
+        // Link the other identity only when no other lead already holds it.
+        let new_phone = match from.phone.filter(|_| lead.phone.is_none()) {
+            Some(p) if find_lead_by_contact(conn, org, Some(p), None)?.is_none() => Some(p),
+            _ => None,
+        };
+        let new_user = match from.wa_user_id.filter(|_| lead.wa_user_id.is_none()) {
+            Some(u) if find_lead_by_contact(conn, org, None, Some(u))?.is_none() => Some(u),
+            _ => None,
+        };
         if better_name.is_some()
             || new_referral.is_some()
             || new_phone.is_some()
