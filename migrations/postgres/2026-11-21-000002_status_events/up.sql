@@ -23,3 +23,7 @@ ALTER TABLE templates ADD COLUMN status_changed_at TIMESTAMP;
 -- The wamid of the message shown as a conversation's preview: with its time, it decides which
 -- message is newest whatever order webhooks arrive in.
 ALTER TABLE conversations ADD COLUMN last_message_external_id TEXT;
+
+-- The runner's claim reads due jobs in run_at order: a partial index of PENDING jobs only, so a
+-- claim walks it in order and stops after a batch, however many finished jobs the table holds.
+CREATE INDEX integration_jobs_pending_idx ON integration_jobs (run_at) WHERE status = 'PENDING';
