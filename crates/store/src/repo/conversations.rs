@@ -97,30 +97,20 @@ pub fn record_message(
                 .or(dsl::last_message_external_id.lt(wamid)),
         ));
     // The newest message is also the newest inbound one when it is inbound: one statement.
-    let previewed = if inbound {
-        diesel::update(this.filter(older_preview))
-            .set((
-                dsl::last_message_text.eq(text),
-                dsl::last_message_at.eq(Some(at)),
-                dsl::last_message_direction.eq(direction),
-                dsl::last_message_external_id.eq(wamid),
-                dsl::last_inbound_at.eq(Some(at)),
-                dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
-                dsl::updated_at.eq(now()),
-            ))
-            .execute(conn)?
-    } else {
-        diesel::update(this.filter(older_preview))
-            .set((
-                dsl::last_message_text.eq(text),
-                dsl::last_message_at.eq(Some(at)),
-                dsl::last_message_direction.eq(direction),
-                dsl::last_message_external_id.eq(wamid),
-                dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
-                dsl::updated_at.eq(now()),
-            ))
-            .execute(conn)?
+    let preview = Preview {
+        last_message_text: text,
+        last_message_at: at,
+        last_message_direction: direction,
+        last_message_external_id: wamid,
+        last_inbound_at: inbound.then_some(at),
     };
+    let previewed = diesel::update(this.filter(older_preview))
+        .set((
+            preview,
+            dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
+            dsl::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
     if previewed == 1 {
         return Ok(());
     }
@@ -143,6 +133,18 @@ pub fn record_message(
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// The preview columns a newer message sets (`last_inbound_at` only when it is inbound: a `None`
+/// field is left out of the UPDATE).
+#[derive(diesel::AsChangeset)]
+#[diesel(table_name = crate::schema::conversations)]
+struct Preview<'a> {
+    last_message_text: &'a str,
+    last_message_at: NaiveDateTime,
+    last_message_direction: &'a str,
+    last_message_external_id: &'a str,
+    last_inbound_at: Option<NaiveDateTime>,
 }
 
 pub fn list_conversations(

@@ -37,25 +37,7 @@ pub fn record_status_event(
     conn: &mut AnyConnection,
     event: &MessageStatusEvent,
 ) -> Result<bool, StoreError> {
-    let inserted = match conn {
-        AnyConnection::Postgres(c) => diesel::insert_into(message_status_events::table)
-            .values(event)
-            .on_conflict((
-                message_status_events::external_message_id,
-                message_status_events::status,
-            ))
-            .do_nothing()
-            .execute(c)?,
-        AnyConnection::Sqlite(c) => diesel::insert_into(message_status_events::table)
-            .values(event)
-            .on_conflict((
-                message_status_events::external_message_id,
-                message_status_events::status,
-            ))
-            .do_nothing()
-            .execute(c)?,
-    };
-    Ok(inserted == 1)
+    Ok(insert_ignoring_conflicts!(conn, message_status_events::table, event) == 1)
 }
 
 pub fn list_status_events(
