@@ -58,10 +58,10 @@ pub fn upsert_contact(
             created_at: at,
             updated_at: at,
         };
-        diesel::insert_into(dsl::contacts)
-            .values(&contact)
-            .execute(conn)?;
-        return Ok(contact);
+        // Another transaction may be inserting the same contact right now: the loser of the
+        // race keeps the winner's row instead of failing.
+        insert_ignoring_conflicts!(conn, dsl::contacts, &contact);
+        return find_contact(conn, org, wa_id, wa_user_id)?.ok_or(StoreError::NotFound("contact"));
     };
     let mut changed = false;
     let mut fill = |field: &mut Option<String>, value: Option<&str>| {

@@ -68,10 +68,8 @@ pub fn upsert_conversation(
         updated_at: at,
         last_message_external_id: None,
     };
-    diesel::insert_into(dsl::conversations)
-        .values(&conversation)
-        .execute(conn)?;
-    Ok(conversation)
+    insert_ignoring_conflicts!(conn, dsl::conversations, &conversation);
+    find_conversation_by_key(conn, key)?.ok_or(StoreError::NotFound("conversation"))
 }
 
 /// A message joined the conversation. The preview shows the newest message by (time, wamid),

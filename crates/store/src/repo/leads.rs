@@ -120,10 +120,10 @@ pub fn find_or_create_lead(
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(dsl::leads)
-        .values(&lead)
-        .execute(conn)?;
-    Ok(lead)
+    // A concurrent projection may create the same lead: keep whichever row won.
+    insert_ignoring_conflicts!(conn, dsl::leads, &lead);
+    find_lead_by_contact(conn, org, from.phone, from.wa_user_id)?
+        .ok_or(StoreError::NotFound("lead"))
 }
 
 pub fn list_leads(conn: &mut AnyConnection, org: &str) -> Result<Vec<Lead>, StoreError> {

@@ -14,14 +14,6 @@ pub fn insert_note_once(
     source: &str,
     source_ref: &str,
 ) -> Result<bool, StoreError> {
-    let exists = dsl::notes
-        .filter(dsl::source_ref.eq(source_ref))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if exists {
-        return Ok(false);
-    }
     let note = Note {
         id: new_id(),
         organization_id: org.to_string(),
@@ -33,10 +25,9 @@ pub fn insert_note_once(
         source_ref: Some(source_ref.to_string()),
         created_at: now(),
     };
-    diesel::insert_into(dsl::notes)
-        .values(&note)
-        .execute(conn)?;
-    Ok(true)
+    // Unique source_ref: a note for the same message is never written twice, even by two
+    // projections racing.
+    Ok(insert_ignoring_conflicts!(conn, dsl::notes, &note) == 1)
 }
 
 pub fn list_notes(

@@ -83,9 +83,10 @@ pub fn apply_template_status(
                 updated_at: at,
                 status_changed_at: Some(change.at),
             };
-            diesel::insert_into(dsl::templates)
-                .values(&template)
-                .execute(conn)?;
+            if insert_ignoring_conflicts!(conn, dsl::templates, &template) == 0 {
+                // Created meanwhile by a concurrent projection: apply the change to that row.
+                return apply_template_status(conn, org, change);
+            }
             Ok(())
         }
     }
