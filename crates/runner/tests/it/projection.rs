@@ -512,3 +512,74 @@ proptest! {
         prop_assert_eq!(run_steps(&shuffled, &bodies), expected);
     }
 }
+
+/// Two jobs projecting the first messages of the same new customer at the same moment (what
+/// several runner processes do on PostgreSQL) both succeed, and the customer exists once.
+#[test]
+fn racing_projections_of_one_new_customer_both_succeed() {
+    for t in TestDb::all() {
+        let (org, _) = org_with_channel(&t);
+        for round in 0..8 {
+            let (_, text) = unique_fixtures()
+                .into_iter()
+                .find(|(n, _)| n == "text-01.json")
+                .unwrap();
+            let ids: Vec<String> = (0..2)
+                .map(|k| {
+                    let body = String::from_utf8(text.clone())
+                        .unwrap()
+                        .replace("972987654321", &format!("5511988{round:06}"))
+                        .replace("wamid.text-01.0", &format!("wamid.race.{round}.{k}"));
+                    store_event(&t, &org, body.as_bytes())
+                })
+                .collect();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let results: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = ids
+                    .iter()
+                    .map(|id| {
+                        let (db, barrier) = (t.db.clone(), barrier.clone());
+                        s.spawn(move || {
+                            let mut conn = db.conn().unwrap();
+                            barrier.wait();
+                            db.with_write_lock(|| {
+                                write_transaction(&mut conn, |c| project_event(c, id))
+                            })
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for result in results {
+                assert!(result.is_ok(), "{}: {:?}", t.backend, result.err());
+            }
+        }
+        let mut conn = t.db.conn().unwrap();
+        assert_eq!(
+            leads::list_leads(&mut conn, &org.id).unwrap().len(),
+            8,
+            "{}",
+            t.backend
+        );
+        assert_eq!(
+            contacts::list_contacts(&mut conn, &org.id).unwrap().len(),
+            8
+        );
+        assert_eq!(
+            conversations::list_conversations(&mut conn, &org.id)
+                .unwrap()
+                .len(),
+            8
+        );
+        assert_eq!(
+            messages::list_messages(&mut conn, &org.id).unwrap().len(),
+            16
+        );
+        let unread: i32 = conversations::list_conversations(&mut conn, &org.id)
+            .unwrap()
+            .iter()
+            .map(|c| c.unread_count)
+            .sum();
+        assert_eq!(unread, 16, "every message counted once");
+    }
+}
