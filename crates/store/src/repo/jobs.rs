@@ -95,12 +95,18 @@ pub fn claim_due_jobs(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> Result<Vec<IntegrationJob>, StoreError> {
+    use diesel::connection::SimpleConnection;
     use diesel::sql_types::{BigInt, Text, Timestamp};
     const SET: &str = "UPDATE integration_jobs SET status = 'RUNNING', lease_owner = $1, lease_expires_at = $2, \
                        attempts = attempts + 1, updated_at = $3 WHERE id IN ";
     const DUE: &str = "(SELECT id FROM integration_jobs WHERE status = 'PENDING' AND run_at <= $3 ORDER BY run_at LIMIT $4";
     let jobs = match conn {
         AnyConnection::Postgres(c) => {
+            // Walk the partial index of due jobs in run_at order and stop after `limit`. Right
+            // after a bulk enqueue the planner has no statistics yet and would rather
+            // bitmap-scan and sort every pending job on each claim; these settings last for
+            // this transaction only and keep the plan that is right for a queue.
+            c.batch_execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")?;
             diesel::sql_query(format!("{SET}{DUE} FOR UPDATE SKIP LOCKED) RETURNING *"))
                 .bind::<Text, _>(owner)
                 .bind::<Timestamp, _>(lease_until)
