@@ -181,6 +181,8 @@ pub struct Db {
     /// without sleeping, instead of in SQLite's busy handler (which backs off in sleeps of up
     /// to 100 ms); the busy timeout is left for other processes.
     sqlite_writer: Arc<std::sync::Mutex<()>>,
+    /// The SQLite checkpoint thread's liveness: it runs while a writer holds a share.
+    checkpoints: Arc<std::sync::Mutex<std::sync::Weak<()>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -211,6 +213,7 @@ impl Db {
             url,
             manager: Arc::new(ConnectionManager::new(settings)),
             sqlite_writer: Arc::new(std::sync::Mutex::new(())),
+            checkpoints: Arc::new(std::sync::Mutex::new(std::sync::Weak::new())),
         })
     }
 
@@ -273,6 +276,42 @@ impl Db {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f()
+    }
+
+    /// A share in this database's checkpoint thread (SQLite only). Group-commit writers leave
+    /// WAL checkpoints (each with its own fsync) off their commits; one thread per database
+    /// runs a PASSIVE checkpoint, which never blocks a writer, every second instead. It starts
+    /// with the first share and stops, after truncating the WAL, when the last one is dropped.
+    pub fn checkpoint_share(&self) -> Result<Option<Arc<()>>, StoreError> {
+        if !self.is_sqlite() {
+            return Ok(None);
+        }
+        let mut slot = self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(share) = slot.upgrade() {
+            return Ok(Some(share));
+        }
+        let share = Arc::new(());
+        let alive = Arc::downgrade(&share);
+        let mut conn = self.dedicated_connection(ConnectionRole::Checkpointer)?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while alive.upgrade().is_some() {
+                    std::thread::sleep(Duration::from_secs(1));
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                }
+                let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
+            })
+            .map_err(|e| {
+                StoreError::Internal(format!("cannot start the checkpoint thread: {e}"))
+            })?;
+        *slot = Arc::downgrade(&share);
+        Ok(Some(share))
     }
 
     /// Applies every pending migration; returns the versions applied.

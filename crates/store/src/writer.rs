@@ -48,10 +48,11 @@ impl<T: Batch> GroupCommit<T> {
     ) -> Result<Self, StoreError> {
         // Room for a burst of waiting callers; past it `write` waits, which is the back-pressure.
         let (queue, rx) = mpsc::channel(max_batch.max(1) * 16);
-        if db.is_sqlite() {
-            start_checkpointer(db.clone(), name, queue.downgrade())?;
-        }
+        // On SQLite the writer does not checkpoint; the database's checkpoint thread does,
+        // for as long as any writer holds a share in it.
+        let checkpoints = db.checkpoint_share()?;
         let writer = Writer {
+            _checkpoints: checkpoints,
             db,
             rx,
             max_batch: max_batch.max(1),
@@ -87,8 +88,10 @@ struct Writer<T: Batch> {
     max_batch: usize,
     on_commit: Option<CommitHook<T::Output>>,
     name: &'static str,
+    /// Keeps the SQLite checkpoint thread running while this writer lives.
+    _checkpoints: Option<Arc<()>>,
     /// Its own connection, kept between batches and dropped after any error. Outside the
-    /// pool because on SQLite it does not checkpoint (see `start_checkpointer`).
+    /// pool because on SQLite it does not checkpoint (see `Db::checkpoint_share`).
     conn: Option<AnyConnection>,
 }
 
@@ -157,29 +160,4 @@ impl<T: Batch> Writer<T> {
             .record(started.elapsed().as_secs_f64());
         Ok(outputs)
     }
-}
-
-/// On SQLite, copying the WAL back into the database (a checkpoint, with its own fsync) would
-/// otherwise run inside the writer's commits every 1000 pages. This thread does it instead,
-/// beside the writer (a PASSIVE checkpoint never blocks it), and stops with the writer.
-fn start_checkpointer<T>(db: Db, name: &str, writer: mpsc::WeakSender<T>) -> Result<(), StoreError>
-where
-    T: Send + 'static,
-{
-    const EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
-    let mut conn = db.dedicated_connection(ConnectionRole::Checkpointer)?;
-    std::thread::Builder::new()
-        .name(format!("checkpoint-{name}"))
-        .spawn(move || {
-            use diesel::connection::SimpleConnection;
-            while writer.upgrade().is_some() {
-                std::thread::sleep(EVERY);
-                if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-                }
-            }
-            let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
-        })
-        .map_err(|e| StoreError::Internal(format!("cannot start the checkpoint thread: {e}")))?;
-    Ok(())
 }
