@@ -360,3 +360,15 @@ fn processes_starting_together_migrate_once_without_failing() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+#[test]
+fn no_migrate_refuses_a_database_with_pending_migrations() {
+    let work = Workdir::new();
+    let out = work.run(&work.sqlite_url(), &["serve", "--no-migrate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pending migration") && stderr.contains("switchboard migrate"),
+        "{stderr}"
+    );
+}
