@@ -151,6 +151,8 @@ pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), Job
 
 /// A bad item (data the projection cannot use) is recorded and the others go on; a database
 /// failure is not the item's fault, so it fails the whole job, which is retried (idempotently).
+/// Items need no savepoint of their own: the projection refuses bad data before writing
+/// anything for the item, and a database error rolls back the whole event.
 fn keep_going(
     result: Result<(), StoreError>,
     problems: &mut Problems,
@@ -251,15 +253,13 @@ fn project_messages(
     for (i, item) in value.messages().into_iter().enumerate() {
         match item {
             Ok(message) => {
-                let saved = conn.transaction(|c| {
-                    project_message(
-                        c,
-                        channel,
-                        &value.contacts,
-                        &message,
-                        business_number.as_deref(),
-                    )
-                });
+                let saved = project_message(
+                    conn,
+                    channel,
+                    &value.contacts,
+                    &message,
+                    business_number.as_deref(),
+                );
                 keep_going(saved, problems, &format!("message {}", message.id))?;
             }
             Err(e) => problems.push(format!("message #{i}: {e}")),
@@ -268,7 +268,7 @@ fn project_messages(
     for (i, item) in value.statuses().into_iter().enumerate() {
         match item {
             Ok(status) => {
-                let saved = conn.transaction(|c| project_status(c, channel, event, &status));
+                let saved = project_status(conn, channel, event, &status);
                 keep_going(saved, problems, &format!("status of {}", status.id))?;
             }
             Err(e) => problems.push(format!("status #{i}: {e}")),
