@@ -207,8 +207,9 @@ pub fn find_channel_by_phone_number_id(
 ) -> Result<Option<Channel>, StoreError> {
     Ok(dsl::channels
         .filter(dsl::phone_number_id.eq(phone_number_id))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn find_channel(
@@ -219,8 +220,9 @@ pub fn find_channel(
     Ok(dsl::channels
         .filter(dsl::organization_id.eq(organization_id))
         .filter(dsl::id.eq(id))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list_channels(
@@ -249,8 +251,9 @@ pub fn record_channel_update(
 ) -> Result<(), StoreError> {
     let Some(channel) = dsl::channels
         .find(channel_id)
-        .first::<Channel>(conn)
-        .optional()?
+        .load::<Channel>(conn)?
+        .into_iter()
+        .next()
     else {
         return Err(StoreError::NotFound("channel"));
     };

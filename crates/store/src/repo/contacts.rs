@@ -17,8 +17,9 @@ pub fn find_contact(
         let found = dsl::contacts
             .filter(dsl::organization_id.eq(org))
             .filter(dsl::wa_id.eq(wa_id))
-            .first(conn)
-            .optional()?;
+            .load(conn)?
+            .into_iter()
+            .next();
         if found.is_some() {
             return Ok(found);
         }
@@ -27,8 +28,9 @@ pub fn find_contact(
         Some(user) => Ok(dsl::contacts
             .filter(dsl::organization_id.eq(org))
             .filter(dsl::wa_user_id.eq(user))
-            .first(conn)
-            .optional()?),
+            .load(conn)?
+            .into_iter()
+            .next()),
         None => Ok(None),
     }
 }

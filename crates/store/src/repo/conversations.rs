@@ -23,8 +23,9 @@ pub fn find_conversation_by_key(
         .filter(dsl::organization_id.eq(key.organization_id))
         .filter(dsl::channel_id.eq(key.channel_id))
         .filter(dsl::contact_phone.eq(key.contact_phone))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// Finds or creates the conversation, linking the contact and lead when it has none yet.

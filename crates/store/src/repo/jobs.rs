@@ -67,7 +67,11 @@ pub fn insert_jobs(conn: &mut AnyConnection, jobs: &[IntegrationJob]) -> Result<
 }
 
 pub fn find_job(conn: &mut AnyConnection, id: &str) -> Result<Option<IntegrationJob>, StoreError> {
-    Ok(integration_jobs::table.find(id).first(conn).optional()?)
+    Ok(integration_jobs::table
+        .find(id)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// The jobs created for a webhook event (one PROCESS_WEBHOOK job, when it was routed).

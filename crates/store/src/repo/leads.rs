@@ -23,8 +23,9 @@ pub fn find_lead_by_contact(
         let found = dsl::leads
             .filter(dsl::organization_id.eq(org))
             .filter(dsl::phone.eq(phone))
-            .first(conn)
-            .optional()?;
+            .load(conn)?
+            .into_iter()
+            .next();
         if found.is_some() {
             return Ok(found);
         }
@@ -33,8 +34,9 @@ pub fn find_lead_by_contact(
         Some(user) => Ok(dsl::leads
             .filter(dsl::organization_id.eq(org))
             .filter(dsl::wa_user_id.eq(user))
-            .first(conn)
-            .optional()?),
+            .load(conn)?
+            .into_iter()
+            .next()),
         None => Ok(None),
     }
 }

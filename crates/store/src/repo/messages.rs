@@ -28,8 +28,9 @@ pub fn find_message_by_wamid(
     Ok(message_logs::table
         .filter(message_logs::organization_id.eq(org))
         .filter(message_logs::external_message_id.eq(wamid))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// Keeps a status report once per (wamid, status). True when it was new.

@@ -51,7 +51,7 @@ pub fn find_organization(
     conn: &mut AnyConnection,
     id: &str,
 ) -> Result<Option<Organization>, StoreError> {
-    Ok(dsl::organizations.find(id).first(conn).optional()?)
+    Ok(dsl::organizations.find(id).load(conn)?.into_iter().next())
 }
 
 pub fn find_organization_by_slug(
@@ -60,8 +60,9 @@ pub fn find_organization_by_slug(
 ) -> Result<Option<Organization>, StoreError> {
     Ok(dsl::organizations
         .filter(dsl::slug.eq(slug))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// Looks an organization up by id or, failing that, by slug: what the CLI's `--org` accepts.

@@ -49,8 +49,9 @@ pub fn find_default_pipeline(
     Ok(pipelines::table
         .filter(pipelines::organization_id.eq(organization_id))
         .filter(pipelines::is_default.eq(true))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list_stages(

@@ -34,8 +34,9 @@ pub fn apply_template_status(
             .filter(dsl::organization_id.eq(org))
             .filter(dsl::name.eq(name))
             .filter(dsl::language.eq(language))
-            .first(conn)
-            .optional()?,
+            .load(conn)?
+            .into_iter()
+            .next(),
         _ => None,
     };
     let reason = change.reason.filter(|r| !r.is_empty() && *r != "NONE");
@@ -100,8 +101,9 @@ fn find_by_external_id(
     Ok(dsl::templates
         .filter(dsl::organization_id.eq(org))
         .filter(dsl::external_id.eq(external_id))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list_templates(conn: &mut AnyConnection, org: &str) -> Result<Vec<Template>, StoreError> {

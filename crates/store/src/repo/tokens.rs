@@ -75,8 +75,9 @@ pub fn find_active_token(
         .filter(api_tokens::token_hash.eq(&hash))
         .filter(api_tokens::revoked_at.is_null())
         .select((ApiToken::as_select(), User::as_select()))
-        .first(conn)
-        .optional()?;
+        .load(conn)?
+        .into_iter()
+        .next();
     // The index lookup found the row; confirm without a timing side channel.
     Ok(found.filter(|(token, _)| constant_time_eq(token.token_hash.as_bytes(), hash.as_bytes())))
 }
@@ -104,8 +105,9 @@ pub fn revoke_api_token(conn: &mut AnyConnection, id: &str) -> Result<ApiToken, 
     .execute(conn)?;
     api_tokens::table
         .find(id)
-        .first(conn)
-        .optional()?
+        .load(conn)?
+        .into_iter()
+        .next()
         .ok_or(StoreError::NotFound("API token"))
 }
 

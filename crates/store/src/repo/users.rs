@@ -51,8 +51,9 @@ pub fn find_user(
     Ok(dsl::users
         .filter(dsl::organization_id.eq(organization_id))
         .filter(dsl::id.eq(id))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list_users(

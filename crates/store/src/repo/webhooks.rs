@@ -88,7 +88,11 @@ fn insert_events_skipping_duplicates(
 }
 
 pub fn find_event(conn: &mut AnyConnection, id: &str) -> Result<Option<WebhookEvent>, StoreError> {
-    Ok(webhook_events::table.find(id).first(conn).optional()?)
+    Ok(webhook_events::table
+        .find(id)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn find_event_by_sha256(
@@ -97,8 +101,9 @@ pub fn find_event_by_sha256(
 ) -> Result<Option<WebhookEvent>, StoreError> {
     Ok(webhook_events::table
         .filter(webhook_events::body_sha256.eq(body_sha256))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list_events(conn: &mut AnyConnection) -> Result<Vec<WebhookEvent>, StoreError> {
