@@ -125,8 +125,8 @@ impl Problems {
     }
 }
 
-/// Projects one stored event inside the caller's transaction; each change and item gets a
-/// savepoint, so a failing one is rolled back alone and recorded.
+/// Projects one stored event inside the caller's transaction. Bad items are recorded on the
+/// event and skipped; a database error fails the whole event (the caller rolls it back).
 pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), JobError> {
     let event = webhooks::find_event(conn, event_id)?
         .ok_or_else(|| JobError::permanent(format!("webhook event {event_id} does not exist")))?;
