@@ -253,18 +253,13 @@ fn database_settings(src: &dyn Source) -> Result<DbSettings, ConfigError> {
             )
         })?;
     }
-    if let Some(raw) = value(src, "SWITCHBOARD_DB_POOL_SIZE") {
-        settings.pool_size = raw
-            .parse()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "SWITCHBOARD_DB_POOL_SIZE",
-                    format!("expected a number from 1 to 200, got '{raw}'"),
-                )
-            })?;
-    }
+    settings.pool_size = number_in(
+        src,
+        "SWITCHBOARD_DB_POOL_SIZE",
+        settings.pool_size,
+        1..=200,
+        "a number",
+    )?;
     Ok(settings)
 }
 
@@ -362,36 +357,51 @@ fn default_channel(src: &dyn Source) -> Result<Option<DefaultChannel>, ConfigErr
     }))
 }
 
-fn webhook_max_bytes(src: &dyn Source) -> Result<usize, ConfigError> {
-    let Some(raw) = value(src, "SWITCHBOARD_WEBHOOK_MAX_BYTES") else {
-        return Ok(switchboard_ingest::DEFAULT_MAX_BODY_BYTES);
+/// A whole number within `range`, or `default` when the variable is unset. `unit` names what
+/// the number counts, for the error message.
+fn number_in<T>(
+    src: &dyn Source,
+    var: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = value(src, var) else {
+        return Ok(default);
     };
-    raw.parse::<usize>()
+    raw.parse::<T>()
         .ok()
-        .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
+        .filter(|n| range.contains(n))
         .ok_or_else(|| {
             bad(
-                "SWITCHBOARD_WEBHOOK_MAX_BYTES",
-                format!("expected a byte count from 1024 to 67108864, got '{raw}'"),
+                var,
+                format!(
+                    "expected {unit} from {} to {}, got '{raw}'",
+                    range.start(),
+                    range.end()
+                ),
             )
         })
 }
 
+fn webhook_max_bytes(src: &dyn Source) -> Result<usize, ConfigError> {
+    number_in(
+        src,
+        "SWITCHBOARD_WEBHOOK_MAX_BYTES",
+        switchboard_ingest::DEFAULT_MAX_BODY_BYTES,
+        1024..=64 * 1024 * 1024,
+        "a byte count",
+    )
+}
+
 fn http_workers(src: &dyn Source) -> Result<usize, ConfigError> {
-    let Some(raw) = value(src, "SWITCHBOARD_HTTP_WORKERS") else {
-        return Ok(std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2));
-    };
-    raw.parse::<usize>()
-        .ok()
-        .filter(|n| (1..=256).contains(n))
-        .ok_or_else(|| {
-            bad(
-                "SWITCHBOARD_HTTP_WORKERS",
-                format!("expected a number from 1 to 256, got '{raw}'"),
-            )
-        })
+    let cores = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2);
+    number_in(src, "SWITCHBOARD_HTTP_WORKERS", cores, 1..=256, "a number")
 }
 
 fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
@@ -399,58 +409,34 @@ fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
         .map(|raw| parse_bool("JOB_RUNNER_ENABLED", &raw))
         .transpose()?
         .unwrap_or(true);
-    let interval_ms = match value(src, "JOB_RUNNER_INTERVAL_MS") {
-        None => 1000,
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|ms| (10..=3_600_000).contains(ms))
-            .ok_or_else(|| {
-                bad(
-                    "JOB_RUNNER_INTERVAL_MS",
-                    format!("expected milliseconds from 10 to 3600000, got '{raw}'"),
-                )
-            })?,
-    };
-    let concurrency = match value(src, "SWITCHBOARD_JOB_CONCURRENCY") {
-        None => 32,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1024).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "SWITCHBOARD_JOB_CONCURRENCY",
-                    format!("expected a number from 1 to 1024, got '{raw}'"),
-                )
-            })?,
-    };
-    let retention_days = match value(src, "SWITCHBOARD_JOB_RETENTION_DAYS") {
-        None => 7,
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=3650).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "SWITCHBOARD_JOB_RETENTION_DAYS",
-                    format!("expected days from 1 to 3650, got '{raw}'"),
-                )
-            })?,
-    };
-    let lease_secs = match value(src, "SWITCHBOARD_JOB_LEASE_SECS") {
-        None => 60,
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=3600).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "SWITCHBOARD_JOB_LEASE_SECS",
-                    format!("expected seconds from 1 to 3600, got '{raw}'"),
-                )
-            })?,
-    };
+    let interval_ms = number_in(
+        src,
+        "JOB_RUNNER_INTERVAL_MS",
+        1000u64,
+        10..=3_600_000,
+        "milliseconds",
+    )?;
+    let concurrency = number_in(
+        src,
+        "SWITCHBOARD_JOB_CONCURRENCY",
+        32usize,
+        1..=1024,
+        "a number",
+    )?;
+    let retention_days = number_in(
+        src,
+        "SWITCHBOARD_JOB_RETENTION_DAYS",
+        7u64,
+        1..=3650,
+        "days",
+    )?;
+    let lease_secs = number_in(
+        src,
+        "SWITCHBOARD_JOB_LEASE_SECS",
+        60u64,
+        1..=3600,
+        "seconds",
+    )?;
     Ok(RunnerConfig {
         enabled,
         poll_interval: Duration::from_millis(interval_ms),
