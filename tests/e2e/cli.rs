@@ -308,7 +308,14 @@ fn start_bootstraps_the_default_channel_and_stops_cleanly_on_sigterm() {
         if String::from_utf8_lossy(&listing.stdout).contains("1122334455667") {
             break;
         }
-        assert!(Instant::now() < deadline, "default channel never appeared");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "default channel never appeared; switchboard start said:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let pid = child.id().to_string();

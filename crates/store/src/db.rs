@@ -351,9 +351,17 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
 /// lock serializes processes that start at the same moment.
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> {
     let applied = match conn {
-        // BEGIN IMMEDIATE takes SQLite's write lock first: a second process starting at the
-        // same moment waits, then finds nothing pending (each migration becomes a savepoint).
-        AnyConnection::Sqlite(_) => {
+        // Nothing pending (the usual case): no write lock, so every admin command does not
+        // queue behind a busy server. Otherwise BEGIN IMMEDIATE takes SQLite's write lock
+        // first: a second process starting at the same moment waits, then finds nothing
+        // pending (each migration becomes a savepoint).
+        AnyConnection::Sqlite(sqlite) => {
+            let pending = sqlite
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            if pending.is_empty() {
+                return Ok(Vec::new());
+            }
             return write_transaction(conn, |c| {
                 let AnyConnection::Sqlite(sqlite) = c else {
                     return Err(StoreError::Internal(
