@@ -3,6 +3,7 @@
 //! Every other crate depends on this one; it depends on nothing of ours.
 
 pub mod backoff;
+pub mod outbound;
 pub mod phone;
 pub mod role;
 pub mod status;

@@ -51,6 +51,9 @@ impl JobStatus {
 /// Job kinds, named as the seed systems named them.
 pub mod job_kind {
     pub const PROCESS_WEBHOOK: &str = "PROCESS_WEBHOOK";
+    /// Sends one queued message (free-form or template) through the Graph API.
+    pub const SEND_MESSAGE: &str = "SEND_MESSAGE";
+    pub const SEND_MESSAGE_TEMPLATE: &str = "SEND_MESSAGE_TEMPLATE";
 }
 
 /// Where an outbound message stands, as its delivery statuses report it.
