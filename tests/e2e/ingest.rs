@@ -44,7 +44,7 @@ fn meta_can_verify_and_deliver_every_fixture_to_the_real_binary() {
     for t in TestDb::all() {
         let work = Workdir::new();
         let server = start(&work, &t);
-        let client = reqwest::blocking::Client::new();
+        let client = switchboard_e2e::blocking_client().build().unwrap();
         let challenge = client
             .get(server.url("/api/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=e2e-verify&hub.challenge=1158201444"))
             .send()
@@ -127,7 +127,7 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed_under_load() {
                 );
                 let url = server.url("/api/webhooks/whatsapp");
                 std::thread::spawn(move || {
-                    let client = reqwest::blocking::Client::builder()
+                    let client = switchboard_e2e::blocking_client()
                         .timeout(Duration::from_secs(5))
                         .build()
                         .unwrap();

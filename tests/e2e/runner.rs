@@ -21,7 +21,7 @@ fn with_channel(cmd: &mut Command) -> &mut Command {
 }
 
 fn post_all(server: &Server, bodies: &[switchboard_e2e::load::SignedBody]) {
-    let client = reqwest::blocking::Client::new();
+    let client = switchboard_e2e::blocking_client().build().unwrap();
     for body in bodies {
         let status = client
             .post(server.url("/api/webhooks/whatsapp"))

@@ -46,6 +46,7 @@ impl LoadReport {
 /// Posts every body once to `url` from `concurrency` connections, each sending its next
 /// request as soon as the previous one is answered (closed loop), and measures.
 pub async fn post_all(url: &str, bodies: Arc<Vec<SignedBody>>, concurrency: usize) -> LoadReport {
+    crate::install_tls();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(30))

@@ -62,6 +62,18 @@ pub fn binary() -> PathBuf {
     })
 }
 
+/// reqwest is built without a TLS crypto provider in this workspace: install ring before any
+/// client is built (a second install is refused and ignored).
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A blocking HTTP client for tests.
+pub fn blocking_client() -> reqwest::blocking::ClientBuilder {
+    install_tls();
+    reqwest::blocking::Client::builder()
+}
+
 /// A scratch folder to run the binary in, with the environment cleaned of the developer's settings.
 pub struct Workdir {
     pub dir: tempfile::TempDir,

@@ -16,8 +16,13 @@ pub struct Server {
 impl Server {
     /// Starts `cmd` (a `switchboard start|serve` command) on 127.0.0.1:0 and waits until it
     /// logs the address it listens on.
-    pub fn start(mut cmd: Command) -> Server {
-        cmd.env("SWITCHBOARD_BIND", "127.0.0.1:0")
+    pub fn start(cmd: Command) -> Server {
+        Self::start_at(cmd, "127.0.0.1:0")
+    }
+
+    /// Starts `cmd` listening on `bind` (when the address must be known before it starts).
+    pub fn start_at(mut cmd: Command, bind: &str) -> Server {
+        cmd.env("SWITCHBOARD_BIND", bind)
             .env("LOG_FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -1,7 +1,7 @@
 //! Administration commands: migrations, organizations, API tokens, channels.
 //! Results go to stdout (ids and tokens alone, so scripts can capture them); logs to stderr.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use switchboard_domain::Role;
 use switchboard_store::models::Organization;
@@ -64,6 +64,21 @@ pub enum ChannelCommand {
         #[arg(long)]
         org: String,
     },
+    /// Let a paused number send again (Meta refused it: expired token, missing permission…),
+    /// optionally with a new access token; its waiting messages go out at once.
+    Resume(ChannelResumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelResumeArgs {
+    /// Organization id or slug.
+    #[arg(long)]
+    org: String,
+    /// The channel's id or its phone number id.
+    channel: String,
+    /// A new access token, when the old one expired or lost its permissions.
+    #[arg(long, env = "SWITCHBOARD_CHANNEL_ACCESS_TOKEN", hide_env_values = true)]
+    access_token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +269,28 @@ pub fn channel(config: &Config, cmd: ChannelCommand) -> Result<()> {
                 }
                 tracing::info!(id = %channel.id, phone_number_id = %channel.phone_number_id, "added channel");
                 println!("{}", channel.id);
+                Ok(())
+            })
+        }
+        ChannelCommand::Resume(args) => {
+            let secrets = open_secret_box(config)?;
+            with_conn(&db, |conn| {
+                let org = find_org(conn, &args.org)?;
+                let channel = channels::list_channels(conn, &org.id)?
+                    .into_iter()
+                    .find(|c| c.id == args.channel || c.phone_number_id == args.channel)
+                    .with_context(|| {
+                        format!(
+                            "organization {} has no channel {} (see `switchboard channel list --org {}`)",
+                            org.slug, args.channel, org.slug
+                        )
+                    })?;
+                if let Some(token) = args.access_token {
+                    channels::set_access_token(conn, &secrets, &channel.id, &token)?;
+                }
+                let channel = channels::resume_channel(conn, &org.id, &channel.id)?;
+                tracing::info!(id = %channel.id, phone_number_id = %channel.phone_number_id, "channel resumed: its waiting sends run now");
+                println!("{} {}", channel.id, channel.status);
                 Ok(())
             })
         }

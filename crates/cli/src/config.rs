@@ -54,6 +54,8 @@ pub struct DefaultChannel {
     pub verify_token: Option<Secret>,
     pub waba_id: Option<String>,
     pub default_country_code: Option<String>,
+    /// The number's throughput tier at Meta (`WHATSAPP_MESSAGES_PER_SECOND`, default 80).
+    pub messages_per_second: Option<i32>,
 }
 
 impl DefaultChannel {
@@ -65,6 +67,7 @@ impl DefaultChannel {
             verify_token: self.verify_token.as_ref().map(|s| s.0.clone()),
             waba_id: self.waba_id.clone(),
             default_country_code: self.default_country_code.clone(),
+            messages_per_second: self.messages_per_second,
             ..ChannelInput::default()
         }
     }
@@ -75,6 +78,8 @@ pub struct GraphConfig {
     /// Graph API base URL, e.g. `https://graph.facebook.com` (the sandbox in tests).
     pub api_url: String,
     pub api_version: String,
+    /// How long one Graph call may take before it counts as failed (and is retried).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,9 +303,11 @@ fn graph_config(src: &dyn Source) -> Result<GraphConfig, ConfigError> {
             format!("expected a Graph API version such as v25.0, got '{api_version}'"),
         ));
     }
+    let timeout_secs = number_in(src, "WHATSAPP_API_TIMEOUT_SECS", 15u64, 1..=300, "seconds")?;
     Ok(GraphConfig {
         api_url: api_url.trim_end_matches('/').to_string(),
         api_version,
+        timeout: Duration::from_secs(timeout_secs),
     })
 }
 
@@ -354,6 +361,17 @@ fn default_channel(src: &dyn Source) -> Result<Option<DefaultChannel>, ConfigErr
         .map(|(_, v)| Secret(v)),
         waba_id,
         default_country_code,
+        messages_per_second: value(src, "WHATSAPP_MESSAGES_PER_SECOND")
+            .map(|_| {
+                number_in(
+                    src,
+                    "WHATSAPP_MESSAGES_PER_SECOND",
+                    80i32,
+                    1..=1000,
+                    "messages per second",
+                )
+            })
+            .transpose()?,
     }))
 }
 
@@ -419,8 +437,8 @@ fn runner_config(src: &dyn Source) -> Result<RunnerConfig, ConfigError> {
     let concurrency = number_in(
         src,
         "SWITCHBOARD_JOB_CONCURRENCY",
-        32usize,
-        1..=1024,
+        256usize,
+        1..=4096,
         "a number",
     )?;
     let retention_days = number_in(

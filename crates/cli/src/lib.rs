@@ -57,6 +57,9 @@ pub enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// A local stand-in for Meta (Graph API + signed status webhooks) to try everything
+    /// without a Meta account; `sandbox inbound` posts one customer message.
+    Sandbox(Box<switchboard_sandbox::cli::SandboxArgs>),
 }
 
 /// Why the program stopped: configuration problems exit 2, everything else 1.
@@ -79,13 +82,16 @@ impl Failure {
 
 /// Parses arguments, loads configuration and runs the command.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Before parsing: flags that read environment variables see the .env file too.
     // A missing .env is normal; a broken one is worth a line.
     if let Err(e) = dotenvy::dotenv()
         && !e.not_found()
     {
         eprintln!("warning: .env was not read: {e}");
     }
+    // reqwest carries no TLS crypto provider of its own here: ring is the one (STYLE.md).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
     logging::init(logging::format_from_env());
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -103,6 +109,10 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    // The sandbox plays Meta: it needs none of Switchboard's configuration.
+    if let Command::Sandbox(args) = cli.command {
+        return run_sandbox(*args).map_err(Failure::from);
+    }
     let config = Config::from_env()?;
     match cli.command {
         Command::Migrate => admin::migrate(&config).map_err(Failure::from),
@@ -122,5 +132,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Replay { org, since } => {
             ops::replay_command(&config, &org, since.as_deref()).map_err(Failure::from)
         }
+        Command::Sandbox(_) => Ok(()),
     }
+}
+
+fn run_sandbox(args: switchboard_sandbox::cli::SandboxArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sandbox")
+        .build()?;
+    runtime.block_on(switchboard_sandbox::cli::run(args))
 }

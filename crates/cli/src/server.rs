@@ -7,7 +7,10 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, Result};
 use clap::Args;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use switchboard_api::{Api, ApiSettings};
 use switchboard_ingest::{ChannelDirectory, Ingest, IngestSettings};
+use switchboard_runner::jobs::Outbound;
+use switchboard_runner::pacing::{Pacer, PacingSettings};
 use switchboard_runner::{Runner, RunnerHandle, RunnerSettings};
 use switchboard_store::bootstrap::ensure_default_tenant;
 use switchboard_store::repo::channels;
@@ -81,7 +84,7 @@ async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()>
         );
     }
     let runner = match (role.runs_jobs(), config.runner.enabled) {
-        (true, true) => Some(start_runner(config, &db)?),
+        (true, true) => Some(start_runner(config, &db, &secrets)?),
         (true, false) => {
             tracing::warn!("JOB_RUNNER_ENABLED=false: jobs are stored but not run by this process");
             None
@@ -102,7 +105,11 @@ async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()>
     Ok(())
 }
 
-fn start_runner(config: &Config, db: &Db) -> Result<(Arc<Notify>, RunnerHandle)> {
+fn start_runner(
+    config: &Config,
+    db: &Db,
+    secrets: &Arc<SecretBox>,
+) -> Result<(Arc<Notify>, RunnerHandle)> {
     let settings = RunnerSettings {
         concurrency: config.runner.concurrency,
         poll_interval: config.runner.poll_interval,
@@ -110,11 +117,21 @@ fn start_runner(config: &Config, db: &Db) -> Result<(Arc<Notify>, RunnerHandle)>
         lease: config.runner.lease,
         ..RunnerSettings::default()
     };
-    let runner = Runner::new(
-        db.clone(),
-        switchboard_runner::jobs::registry(db)?,
-        settings,
-    );
+    let graph = switchboard_graph::GraphClient::new(switchboard_graph::GraphConfig {
+        api_url: config.graph.api_url.clone(),
+        api_version: config.graph.api_version.clone(),
+        timeout: config.graph.timeout,
+        ..switchboard_graph::GraphConfig::default()
+    })
+    .context("cannot set up the Graph API client")?;
+    let pacer = Arc::new(Pacer::new(PacingSettings::default()));
+    let outbound = Outbound {
+        graph,
+        secrets: Arc::clone(secrets),
+        pacer: Arc::clone(&pacer),
+    };
+    let registry = switchboard_runner::jobs::registry(db, Some(outbound))?;
+    let runner = Runner::new(db.clone(), registry, settings).with_pacer(pacer);
     let waker = runner.waker();
     switchboard_runner::wake::spawn_listener(db, Arc::clone(&waker));
     Ok((waker, runner.spawn()?))
@@ -142,6 +159,13 @@ async fn serve_http(
     switchboard_ingest::log_signature_policy(&directory, &settings);
     directory.spawn_periodic_refresh(CHANNEL_RELOAD_INTERVAL);
     // In `start` the runner shares this process: wake it the moment webhooks are committed.
+    let api = web::Data::new(Api::start(
+        db.clone(),
+        ApiSettings {
+            default_country_code: config.default_country_code.clone(),
+        },
+        wake.clone(),
+    )?);
     let on_commit: Option<CommitHook<EventInsert>> = wake.map(|wake| {
         Arc::new(move |outputs: &[EventInsert]| {
             if outputs.contains(&EventInsert::Stored) {
@@ -161,6 +185,7 @@ async fn serve_http(
     let server = HttpServer::new(move || {
         App::new()
             .configure(|cfg| switchboard_ingest::configure(cfg, ingest.clone()))
+            .configure(|cfg| switchboard_api::configure(cfg, api.clone()))
             .app_data(ready_db.clone())
             .app_data(metrics.clone())
             .route("/healthz", web::get().to(healthz))

@@ -31,6 +31,9 @@ pub const MAX_LIST_BODY_CHARS: usize = 4096;
 pub const MAX_TEMPLATE_NAME_CHARS: usize = 512;
 
 /// A message's content, one variant per Meta message type.
+// One value per message in flight, never in bulk arrays: the size of the largest variant
+// (interactive) costs nothing worth a Box on every construction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutboundContent {

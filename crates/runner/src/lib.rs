@@ -5,6 +5,7 @@
 
 pub mod jobs;
 pub mod outcome;
+pub mod pacing;
 pub mod registry;
 pub mod replay;
 pub mod wake;
@@ -17,6 +18,7 @@ use chrono::TimeDelta;
 use switchboard_domain::backoff::Backoff;
 use switchboard_store::models::{IntegrationJob, now};
 use switchboard_store::repo::jobs as queue;
+use switchboard_store::repo::runners;
 use switchboard_store::writer::GroupCommit;
 use switchboard_store::{Db, StoreError};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -63,6 +65,7 @@ pub struct Runner {
     settings: RunnerSettings,
     id: String,
     wake: Arc<Notify>,
+    pacer: Option<Arc<pacing::Pacer>>,
 }
 
 /// Stops the runner: no more claims, in-flight jobs get the grace period, the rest go back.
@@ -93,7 +96,15 @@ impl Runner {
             settings,
             id,
             wake: Arc::new(Notify::new()),
+            pacer: None,
         }
+    }
+
+    /// The pacer of this runner's sends: the runner keeps it told how many runners share
+    /// each channel's limit (by heartbeat).
+    pub fn with_pacer(mut self, pacer: Arc<pacing::Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
     }
 
     /// Notify it when work is enqueued in this process, so it claims at once instead of at the next poll.
@@ -125,6 +136,10 @@ impl Runner {
         });
         let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let maintenance = tokio::spawn(maintain(Arc::clone(&shared), stopped.clone()));
+        let heartbeat = self
+            .pacer
+            .clone()
+            .map(|pacer| tokio::spawn(heartbeat(Arc::clone(&shared), pacer, stopped.clone())));
         let concurrency = self.settings.concurrency.max(1);
         // Claim again only once a quarter of the slots (or of a claim) is free: one claim per
         // finished job would cost a round trip per job.
@@ -160,6 +175,17 @@ impl Runner {
         }
         maintenance.abort();
         drain(&shared, &permits).await;
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.abort();
+            let owner = shared.owner.clone();
+            if let Err(e) = shared
+                .db
+                .run_write(move |c| runners::unregister(c, &owner))
+                .await
+            {
+                tracing::warn!(error = %e, "could not unregister this runner; it expires on its own");
+            }
+        }
     }
 }
 
@@ -237,6 +263,11 @@ async fn execute(shared: &Shared, job: IntegrationJob) -> Outcome {
         Ok(Ok(())) => Outcome::Done { id: job.id.clone() },
         Ok(Err(JobError::Permanent(message))) => dead(&job, message),
         Ok(Err(JobError::Retry { message, after })) => retry(shared, &job, message, after),
+        Ok(Err(JobError::Defer { reason, after })) => Outcome::Defer {
+            id: job.id.clone(),
+            run_at: now() + to_delta(after),
+            reason,
+        },
         Err(join) if join.is_panic() => retry(
             shared,
             &job,
@@ -253,6 +284,7 @@ async fn execute(shared: &Shared, job: IntegrationJob) -> Outcome {
     let label = match &outcome {
         Outcome::Done { .. } => "done",
         Outcome::Retry { .. } => "retry",
+        Outcome::Defer { .. } => "deferred",
         Outcome::Dead { .. } => "dead",
     };
     metrics::counter!("switchboard_jobs_total", "kind" => kind.clone(), "outcome" => label)
@@ -344,6 +376,41 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                     Ok(0) => {}
                     Ok(pruned) => tracing::info!(pruned, "pruned finished jobs"),
                     Err(e) => tracing::warn!(error = %e, "could not prune finished jobs"),
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// How often a runner says it is alive; others count it for this long after its last beat.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Keeps this runner registered as alive and the pacer told how many runners share each
+/// channel's limit. A runner that finds others gives them one beat to shrink their shares
+/// before it sends, so together they never exceed a limit, not even while one joins.
+async fn heartbeat(
+    shared: Arc<Shared>,
+    pacer: Arc<pacing::Pacer>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let hostname = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".into());
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    let mut first = true;
+    loop {
+        tokio::select! {
+            _ = beat.tick() => {
+                let (owner, host) = (shared.owner.clone(), hostname.clone());
+                let at = now();
+                match shared.db.run_write(move |c| runners::heartbeat(c, &owner, &host, at, at - runners::STALE_AFTER)).await {
+                    Ok(alive) => {
+                        if first && alive > 1 {
+                            pacer.open_at(tokio::time::Instant::now() + HEARTBEAT + Duration::from_millis(500));
+                        }
+                        first = false;
+                        pacer.set_runners(alive);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "runner heartbeat failed"),
                 }
             }
             _ = stopped.changed() => return,

@@ -16,6 +16,12 @@ pub enum Outcome {
         run_at: NaiveDateTime,
         error: String,
     },
+    /// Not a failure: the job had to wait (paused channel, pacing); the attempt is not counted.
+    Defer {
+        id: String,
+        run_at: NaiveDateTime,
+        reason: String,
+    },
     Dead {
         id: String,
         error: String,
@@ -46,6 +52,9 @@ impl Batch for Settle {
                 }
                 Outcome::Retry { id, run_at, error } => {
                     jobs::retry_job_later(conn, &item.owner, id, *run_at, error, now)?;
+                }
+                Outcome::Defer { id, run_at, reason } => {
+                    jobs::defer_job(conn, &item.owner, id, *run_at, reason, now)?;
                 }
                 Outcome::Dead {
                     id,

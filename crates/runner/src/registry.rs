@@ -20,6 +20,10 @@ pub enum JobError {
         message: String,
         after: Option<Duration>,
     },
+    /// Not a failure: wait `after`, then run again without counting this attempt (the
+    /// channel is paused, or pacing says the send must wait).
+    #[error("{reason}")]
+    Defer { reason: String, after: Duration },
     /// Trying again cannot help: dead-letter it now.
     #[error("{0}")]
     Permanent(String),
@@ -82,6 +86,12 @@ impl Registry {
 
     pub fn register(mut self, kind: &str, handler: impl JobHandler) -> Self {
         self.handlers.insert(kind.to_string(), Arc::new(handler));
+        self
+    }
+
+    /// One handler for several kinds.
+    pub fn register_shared(mut self, kind: &str, handler: Arc<dyn JobHandler>) -> Self {
+        self.handlers.insert(kind.to_string(), handler);
         self
     }
 

@@ -48,7 +48,11 @@ pub fn replay(
             report.events += 1;
             match write_transaction(&mut conn, |c| project_event(c, &event.id)) {
                 Ok(()) => {}
-                Err(JobError::Permanent(e)) | Err(JobError::Retry { message: e, .. }) => {
+                Err(
+                    JobError::Permanent(e)
+                    | JobError::Retry { message: e, .. }
+                    | JobError::Defer { reason: e, .. },
+                ) => {
                     report.failed += 1;
                     tracing::warn!(event = %event.id, error = %e, "event could not be replayed");
                 }

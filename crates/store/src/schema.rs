@@ -328,6 +328,15 @@ diesel::joinable!(stages -> pipelines (pipeline_id));
 diesel::joinable!(notes -> leads (lead_id));
 diesel::joinable!(ticket_comments -> tickets (ticket_id));
 
+diesel::table! {
+    runner_instances (id) {
+        id -> Text,
+        hostname -> Text,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
@@ -347,5 +356,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     tickets,
     ticket_comments,
-    message_status_events
+    message_status_events,
+    runner_instances,
 );

@@ -215,6 +215,7 @@ fn latency(t: &TestDb, work: &Workdir, args: &Args) -> Result<()> {
     let url = server.url("/api/webhooks/whatsapp");
     // Open loop: one webhook every 1/rate s whatever the answers, as Meta sends them.
     let sent: HashMap<String, chrono::NaiveDateTime> = runtime.block_on(async {
+        switchboard_e2e::install_tls();
         let client = reqwest::Client::new();
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate.max(1)));
         let mut tasks = Vec::with_capacity(bodies.len());

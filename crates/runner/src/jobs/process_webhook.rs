@@ -88,7 +88,12 @@ impl Batch for ProjectEvent {
                 |item| match conn.transaction(|c| project_event(c, &item.event_id)) {
                     Ok(()) => Projected::Done,
                     Err(JobError::Permanent(message)) => Projected::Permanent(message),
-                    Err(JobError::Retry { message, .. }) => Projected::Retry(message),
+                    Err(
+                        JobError::Retry { message, .. }
+                        | JobError::Defer {
+                            reason: message, ..
+                        },
+                    ) => Projected::Retry(message),
                 },
             )
             .collect())
@@ -443,6 +448,7 @@ fn project_status(
         webhook_event_id: Some(event.id.clone()),
         created_at: now(),
     };
+    messages::lock_wamid(conn, &status.id)?;
     messages::record_status_event(conn, &record)?;
     // Kept even when the message is not known yet: applied when it appears.
     messages::apply_status_events(conn, &channel.organization_id, &status.id)?;

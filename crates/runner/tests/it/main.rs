@@ -3,4 +3,5 @@
 
 mod projection;
 mod queue;
+mod sending;
 mod support;

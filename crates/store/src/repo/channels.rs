@@ -13,6 +13,12 @@ pub const ACCESS_TOKEN: &str = "channels.access_token";
 pub const APP_SECRET: &str = "channels.app_secret";
 pub const VERIFY_TOKEN: &str = "channels.verify_token";
 
+/// A channel that sends.
+pub const ACTIVE: &str = "ACTIVE";
+/// A channel Meta refused for a reason only a person can fix (expired token, missing
+/// permission, blocked account): its sends wait until it is resumed.
+pub const PAUSED: &str = "PAUSED";
+
 /// Meta's default throughput; numbers are upgraded up to 1,000 messages per second.
 pub const DEFAULT_MESSAGES_PER_SECOND: i32 = 80;
 pub const MAX_MESSAGES_PER_SECOND: i32 = 1000;
@@ -130,7 +136,7 @@ fn build(secrets: &SecretBox, input: &ChannelInput, id: String) -> Result<Channe
             .messages_per_second
             .unwrap_or(DEFAULT_MESSAGES_PER_SECOND),
         default_country_code: input.default_country_code.clone(),
-        status: "ACTIVE".into(),
+        status: ACTIVE.into(),
         status_reason: None,
         quality_rating: None,
         account_info: None,
@@ -177,11 +183,15 @@ pub fn upsert_channel(
                 existing.phone_number_id
             )));
         }
+        // A new access token is how an operator fixes a paused channel (an expired token).
+        let new_token = existing.open_secrets(secrets)?.access_token != input.access_token;
         let mut updated = build(secrets, input, existing.id.clone())?;
         updated.created_at = existing.created_at;
         updated.name = input.name.clone().unwrap_or(existing.name);
-        updated.status = existing.status;
-        updated.status_reason = existing.status_reason;
+        if !(new_token && existing.status == PAUSED) {
+            updated.status = existing.status;
+            updated.status_reason = existing.status_reason;
+        }
         updated.quality_rating = existing.quality_rating;
         updated.account_info = existing.account_info;
         diesel::update(dsl::channels.find(&updated.id))
@@ -194,9 +204,14 @@ pub fn upsert_channel(
                 dsl::verify_token_sealed.eq(&updated.verify_token_sealed),
                 dsl::messages_per_second.eq(updated.messages_per_second),
                 dsl::default_country_code.eq(&updated.default_country_code),
+                dsl::status.eq(&updated.status),
+                dsl::status_reason.eq(&updated.status_reason),
                 dsl::updated_at.eq(updated.updated_at),
             ))
             .execute(c)?;
+        if updated.status == ACTIVE {
+            wake_sends(c, &updated.organization_id)?;
+        }
         Ok(updated)
     })
 }
@@ -288,6 +303,78 @@ pub fn record_channel_update(
         .set((
             dsl::account_info.eq(Some(serde_json::Value::Object(info).to_string())),
             dsl::quality_rating.eq(quality),
+            dsl::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Pauses the channel's sends with the reason a person must act on. True when it was active.
+pub fn pause_channel(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let paused = diesel::update(
+        dsl::channels
+            .filter(dsl::id.eq(channel_id))
+            .filter(dsl::status.ne(PAUSED)),
+    )
+    .set((
+        dsl::status.eq(PAUSED),
+        dsl::status_reason.eq(Some(reason)),
+        dsl::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    Ok(paused == 1)
+}
+
+/// Lets a paused channel send again, and makes its waiting sends due now.
+pub fn resume_channel(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+    channel_id: &str,
+) -> Result<Channel, StoreError> {
+    diesel::update(
+        dsl::channels
+            .filter(dsl::id.eq(channel_id))
+            .filter(dsl::organization_id.eq(organization_id)),
+    )
+    .set((
+        dsl::status.eq(ACTIVE),
+        dsl::status_reason.eq(None::<String>),
+        dsl::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    wake_sends(conn, organization_id)?;
+    find_channel(conn, organization_id, channel_id)?.ok_or(StoreError::NotFound("channel"))
+}
+
+fn wake_sends(conn: &mut AnyConnection, organization_id: &str) -> Result<(), StoreError> {
+    use switchboard_domain::job_kind::{SEND_MESSAGE, SEND_MESSAGE_TEMPLATE};
+    crate::repo::jobs::wake_jobs(
+        conn,
+        organization_id,
+        &[SEND_MESSAGE, SEND_MESSAGE_TEMPLATE],
+        now(),
+    )?;
+    Ok(())
+}
+
+/// Replaces a channel's access token (sealed like every secret).
+pub fn set_access_token(
+    conn: &mut AnyConnection,
+    secrets: &SecretBox,
+    channel_id: &str,
+    token: &str,
+) -> Result<(), StoreError> {
+    if token.trim().is_empty() {
+        return Err(StoreError::Invalid("access token must not be empty".into()));
+    }
+    let sealed = secrets.seal(ACCESS_TOKEN, token.trim())?;
+    diesel::update(dsl::channels.find(channel_id))
+        .set((
+            dsl::access_token_sealed.eq(sealed),
             dsl::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -185,6 +185,49 @@ pub fn retry_job_later(
     Ok(updated == 1)
 }
 
+/// Puts a job back to PENDING, due at `run_at`, without counting the attempt: it did not
+/// fail, it had to wait (its channel is paused, or its recipient's pair limit is spent).
+pub fn defer_job(
+    conn: &mut AnyConnection,
+    owner: &str,
+    id: &str,
+    run_at: NaiveDateTime,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(held(owner, id))
+        .set((
+            integration_jobs::status.eq(JobStatus::Pending.as_str()),
+            integration_jobs::attempts.eq(integration_jobs::attempts - 1),
+            integration_jobs::run_at.eq(run_at),
+            integration_jobs::last_error.eq(Some(reason)),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Makes an organization's waiting jobs of these kinds due now (a paused channel resumed).
+pub fn wake_jobs(
+    conn: &mut AnyConnection,
+    org: &str,
+    kinds: &[&str],
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let woken = diesel::update(
+        integration_jobs::table
+            .filter(integration_jobs::organization_id.eq(org))
+            .filter(integration_jobs::kind.eq_any(kinds))
+            .filter(integration_jobs::status.eq(JobStatus::Pending.as_str()))
+            .filter(integration_jobs::run_at.gt(now)),
+    )
+    .set(integration_jobs::run_at.eq(now))
+    .execute(conn)?;
+    Ok(woken)
+}
+
 /// Dead-letters a job: it will not run again unless an operator retries it.
 pub fn dead_letter_job(
     conn: &mut AnyConnection,

@@ -134,3 +134,16 @@ pub fn list_leads(conn: &mut AnyConnection, org: &str) -> Result<Vec<Lead>, Stor
         .order(dsl::created_at.asc())
         .load(conn)?)
 }
+
+pub fn find_lead(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+) -> Result<Option<Lead>, StoreError> {
+    Ok(dsl::leads
+        .filter(dsl::organization_id.eq(org))
+        .filter(dsl::id.eq(id))
+        .load(conn)?
+        .into_iter()
+        .next())
+}

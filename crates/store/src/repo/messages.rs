@@ -33,6 +33,19 @@ pub fn find_message_by_wamid(
         .next())
 }
 
+/// Serializes, per wamid, the two writers that meet on it: the send job storing the wamid
+/// Meta returned and the projection of a status webhook for it, which can arrive first.
+/// Without it, on PostgreSQL each could commit without seeing the other's uncommitted row and
+/// the status would never be applied. Held until the transaction ends; SQLite has one writer.
+pub fn lock_wamid(conn: &mut AnyConnection, wamid: &str) -> Result<(), StoreError> {
+    if let AnyConnection::Postgres(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(wamid)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 /// Keeps a status report once per (wamid, status). True when it was new.
 pub fn record_status_event(
     conn: &mut AnyConnection,

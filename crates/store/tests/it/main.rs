@@ -3,5 +3,6 @@
 
 mod channels;
 mod organizations;
+mod outbound;
 mod schema;
 mod tokens;

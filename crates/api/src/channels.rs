@@ -1,0 +1,47 @@
+//! The organization's WhatsApp numbers and their health (a paused channel says why).
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use switchboard_store::repo::channels;
+
+use crate::Api;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelView {
+    id: String,
+    name: String,
+    phone_number_id: String,
+    display_phone_number: Option<String>,
+    waba_id: Option<String>,
+    messages_per_second: i32,
+    status: String,
+    status_reason: Option<String>,
+    quality_rating: Option<String>,
+}
+
+pub async fn list(api: web::Data<Api>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let org = caller.organization_id.clone();
+    let found = api
+        .db
+        .run(move |c| channels::list_channels(c, &org))
+        .await?;
+    let data: Vec<ChannelView> = found
+        .into_iter()
+        .map(|c| ChannelView {
+            id: c.id,
+            name: c.name,
+            phone_number_id: c.phone_number_id,
+            display_phone_number: c.display_phone_number,
+            waba_id: c.waba_id,
+            messages_per_second: c.messages_per_second,
+            status: c.status,
+            status_reason: c.status_reason,
+            quality_rating: c.quality_rating,
+        })
+        .collect();
+    let total = data.len();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "total": total })))
+}

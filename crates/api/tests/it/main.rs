@@ -1,0 +1,4 @@
+//! API tests on SQLite and, when SWITCHBOARD_TEST_DATABASE_URL is set, PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod send;

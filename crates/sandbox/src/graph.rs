@@ -1,0 +1,321 @@
+//! The Graph endpoints a WhatsApp client calls: sends and mark-as-read, the template list, and
+//! what they share (latency, version segment, bearer token).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::config::ErrorKind;
+use crate::delivery::{self, Accepted};
+use crate::errors;
+use crate::ids;
+use crate::server::State;
+use crate::stats::AcceptedMessage;
+use crate::templates;
+use crate::validate::{self, Invalid};
+use crate::wire::json_response;
+
+/// `v25.0`, `v19.0`, `v26` …
+fn is_version(segment: &str) -> bool {
+    let Some(rest) = segment.strip_prefix('v') else {
+        return false;
+    };
+    let mut pieces = rest.splitn(2, '.');
+    let major = pieces.next().unwrap_or_default();
+    let minor = pieces.next().unwrap_or("0");
+    !major.is_empty()
+        && major.bytes().all(|b| b.is_ascii_digit())
+        && !minor.is_empty()
+        && minor.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The token of `Authorization: Bearer …` (or `OAuth …`), else an `access_token` query parameter.
+fn access_token(req: &HttpRequest) -> Option<String> {
+    let from_header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth")
+        })
+        .map(|(_, token)| token.trim().to_string())
+        .filter(|t| !t.is_empty());
+    from_header.or_else(|| {
+        web::Query::<HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("access_token").cloned())
+            .filter(|t| !t.is_empty())
+    })
+}
+
+/// The refusal of a request without a bearer token, or with another one than `--access-token`.
+pub(crate) fn refuse_token(state: &State, req: &HttpRequest) -> Option<HttpResponse> {
+    match (access_token(req), &state.config.access_token) {
+        (None, _) => Some(errors::unauthorized(
+            "An access token is required to request this resource.",
+        )),
+        (Some(given), Some(expected)) if given != *expected => Some(errors::unauthorized(
+            "Invalid OAuth access token - Cannot parse access token",
+        )),
+        _ => None,
+    }
+}
+
+/// Graph's answer to a path it does not know.
+pub(crate) fn unknown_path_response(path: &str) -> HttpResponse {
+    errors::graph_response(
+        400,
+        errors::graph_error(
+            2500,
+            "OAuthException",
+            &format!("Unknown path components: {path}"),
+            None,
+            None,
+        ),
+    )
+}
+
+pub(crate) async fn unknown_path(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    latency(&state).await;
+    unknown_path_response(req.path())
+}
+
+async fn latency(state: &State) {
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+}
+
+/// What every Graph call goes through: the injected latency, then the version segment and
+/// the token are checked. `Some` is the refusal to answer with.
+pub(crate) async fn prelude(
+    state: &State,
+    req: &HttpRequest,
+    version: Option<&str>,
+) -> Option<HttpResponse> {
+    latency(state).await;
+    if version.is_some_and(|v| !is_version(v)) {
+        return Some(unknown_path_response(req.path()));
+    }
+    refuse_token(state, req)
+}
+
+/// Picks at most one entry of `table` (fractions adding up to 1 at most).
+fn draw<T: Copy>(table: &[(T, f64)]) -> Option<T> {
+    if table.is_empty() {
+        return None;
+    }
+    let roll = fastrand::f64();
+    let mut total = 0.0;
+    for (item, rate) in table {
+        total += rate;
+        if roll < total {
+            return Some(*item);
+        }
+    }
+    None
+}
+
+async fn injected(state: &State, kind: ErrorKind) -> HttpResponse {
+    match kind {
+        ErrorKind::Meta(code) => match errors::lookup(code) {
+            Some(meta) => meta.response(),
+            None => HttpResponse::InternalServerError().finish(),
+        },
+        ErrorKind::Http500 => HttpResponse::InternalServerError()
+            .content_type("text/html; charset=utf-8")
+            .body(
+                "<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head>\
+                 <body><h1>Sorry, something went wrong.</h1><p>The sandbox injected this error.</p></body></html>",
+            ),
+        ErrorKind::Timeout => {
+            let mut shutdown = state.shutdown.clone();
+            let stopping = async move {
+                if shutdown.wait_for(|stop| *stop).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(state.config.timeout_hold) => {}
+                () = stopping => {}
+            }
+            HttpResponse::GatewayTimeout()
+                .content_type("text/plain; charset=utf-8")
+                .body("sandbox: injected timeout, request released")
+        }
+    }
+}
+
+/// `POST /{version}/{phone_number_id}/messages`: a send, or a mark-as-read.
+pub(crate) async fn messages(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let arrival = Instant::now();
+    let arrived_at = chrono::Utc::now();
+    let (version, phone_number_id) = path.into_inner();
+    let parsed = validate::parse_body(&body);
+    let is_read = parsed.as_ref().is_ok_and(validate::is_mark_read);
+    let refuse = |response: HttpResponse| {
+        if !is_read {
+            state.book().reject();
+        }
+        response
+    };
+    if let Some(response) = prelude(&state, &req, Some(&version)).await {
+        return refuse(response);
+    }
+    if phone_number_id.is_empty() || !phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
+        return refuse(errors::unknown_object("post", &phone_number_id));
+    }
+    if let Some(kind) = draw(&state.config.error_rates) {
+        {
+            // Counted on arrival: a held `timeout` shows up in the stats at once.
+            let mut book = state.book();
+            book.injected(kind.to_string());
+            if !is_read {
+                book.reject();
+            }
+        }
+        tracing::debug!(error = %kind, "injected error");
+        return injected(&state, kind).await;
+    }
+    let body = match parsed {
+        Ok(body) => body,
+        Err(invalid) => return refuse(invalid.response()),
+    };
+    if is_read {
+        return mark_read(&state, &body);
+    }
+    let send = match validate::send(&body) {
+        Ok(send) => send,
+        Err(invalid) => return refuse(invalid.response()),
+    };
+    let wamid = ids::outgoing_wamid(&send.wa_id);
+    let async_failure = draw(&state.config.async_failures);
+    let template_category = send.template_name.as_deref().map(|name| {
+        templates::category_of(&state.templates, name).unwrap_or_else(|| "utility".into())
+    });
+    {
+        let mut book = state.book();
+        book.accept(
+            arrival,
+            AcceptedMessage {
+                wamid: wamid.clone(),
+                to: send.to.clone(),
+                wa_id: send.wa_id.clone(),
+                phone_number_id: phone_number_id.clone(),
+                kind: send.kind.clone(),
+                body: Value::Object(body),
+                accepted_at: arrived_at,
+            },
+        );
+        if let Some(code) = async_failure {
+            book.async_failure(code);
+        }
+    }
+    if let Some(scheduler) = &state.scheduler {
+        scheduler.submit(delivery::plan(
+            &state.config,
+            &Accepted {
+                wamid: &wamid,
+                recipient_id: &send.wa_id,
+                phone_number_id: &phone_number_id,
+                kind: &send.kind,
+                biz_opaque_callback_data: send.biz_opaque_callback_data.as_deref(),
+                template_category: template_category.as_deref(),
+                async_failure,
+                at: Instant::now(),
+                unix_ms: chrono::Utc::now().timestamp_millis(),
+            },
+        ));
+    }
+    let mut message = json!({ "id": wamid });
+    if send.kind == "template" {
+        message["message_status"] = json!("accepted");
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{ "input": send.to, "wa_id": send.wa_id }],
+            "messages": [message],
+        }),
+    )
+}
+
+fn mark_read(state: &State, body: &serde_json::Map<String, Value>) -> HttpResponse {
+    let read = match validate::mark_read(body) {
+        Ok(read) => read,
+        Err(invalid) => return invalid.response(),
+    };
+    let mut book = state.book();
+    if book.is_outgoing(&read.message_id) {
+        return Invalid {
+            message: "(#100) Invalid parameter".into(),
+            details: format!(
+                "Message supplied to mark message as read API with message ID: {} is outgoing. Please use an incoming message ID.",
+                read.message_id
+            ),
+        }
+        .response();
+    }
+    book.mark_read();
+    json_response(StatusCode::OK, &json!({ "success": true }))
+}
+
+/// `GET /{version}/{waba_id}/message_templates`.
+pub(crate) async fn templates(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (version, waba_id) = path.into_inner();
+    if let Some(response) = prelude(&state, &req, Some(&version)).await {
+        return response;
+    }
+    if waba_id.is_empty() || !waba_id.bytes().all(|b| b.is_ascii_digit()) {
+        return errors::unknown_object("get", &waba_id);
+    }
+    let params = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let info = req.connection_info();
+    let self_url = format!("{}://{}{}", info.scheme(), info.host(), req.path());
+    match templates::page(&state.templates, &params, &self_url) {
+        Ok(page) => json_response(StatusCode::OK, &page),
+        Err(details) => errors::invalid_parameter("(#100) Invalid parameter", &details),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        for good in ["v25.0", "v19.0", "v26", "v3.10"] {
+            assert!(is_version(good), "{good}");
+        }
+        for bad in ["25.0", "v", "v25.", "vX.0", "sandbox", "v25.0a"] {
+            assert!(!is_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn draw_respects_the_fractions() {
+        assert_eq!(draw::<u8>(&[]), None);
+        assert_eq!(draw(&[(1, 1.0)]), Some(1));
+        assert_eq!(draw(&[(1, 0.0)]), None);
+        let hits = (0..10_000)
+            .filter(|_| draw(&[(1, 0.25), (2, 0.25)]) == Some(2))
+            .count();
+        assert!((2000..3000).contains(&hits), "{hits}");
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX message_logs_organization_idx;
+DROP TABLE runner_instances;
