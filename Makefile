@@ -35,6 +35,14 @@ bench-ingest: ## webhook ack path: 50,000 signed webhooks at 64 connections, SQL
 		./target/release/bench-ingest --backend postgres --requests 50000 --concurrency 64; \
 	else echo "skipped: PostgreSQL (set SWITCHBOARD_TEST_DATABASE_URL)"; fi
 
+.PHONY: bench-send
+bench-send: ## outbound: 20,000 messages through the API to the sandbox (150 ms latency), channel limit 1,000 mps
+	$(CARGO) build --release --bin switchboard --bin bench-send
+	./target/release/bench-send --backend sqlite --count 20000 --limit 1000 --latency-ms 150
+	@if [ -n "$$SWITCHBOARD_TEST_DATABASE_URL" ]; then \
+		./target/release/bench-send --backend postgres --count 20000 --limit 1000 --latency-ms 150; \
+	else echo "bench-send: PostgreSQL skipped (set SWITCHBOARD_TEST_DATABASE_URL)"; fi
+
 .PHONY: bench-runner
 bench-runner: ## job runner: no-op drain, PROCESS_WEBHOOK projection rate, ack-to-projected latency at 1,000/s
 	$(CARGO) build --release --bin switchboard --bin bench-runner

@@ -107,3 +107,16 @@ pub async fn post_all(url: &str, bodies: Arc<Vec<SignedBody>>, concurrency: usiz
     report.latencies_us.sort_unstable();
     report
 }
+
+/// The database a benchmark runs on: `sqlite` (a temp file, synchronous=FULL) or `postgres`
+/// (a fresh schema under SWITCHBOARD_TEST_DATABASE_URL).
+pub fn bench_db(backend: &str) -> anyhow::Result<switchboard_store::testing::TestDb> {
+    use anyhow::Context;
+    use switchboard_store::testing::TestDb;
+    match backend {
+        "sqlite" => Ok(TestDb::sqlite()),
+        "postgres" => TestDb::postgres()
+            .context("set SWITCHBOARD_TEST_DATABASE_URL for the postgres benchmark"),
+        other => anyhow::bail!("--backend must be sqlite or postgres, not {other}"),
+    }
+}

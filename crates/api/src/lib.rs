@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use diesel::Connection;
+use switchboard_store::repo::jobs;
 use switchboard_store::repo::outbound::{self, NewOutbound, Queued};
 use switchboard_store::writer::{Batch, CommitHook, GroupCommit};
 use switchboard_store::{AnyConnection, Db, StoreError};
@@ -29,8 +30,11 @@ pub struct ApiSettings {
 pub struct Api {
     pub db: Db,
     pub settings: ApiSettings,
-    /// Sends are queued through a group-commit writer: many requests, one commit.
-    queue: GroupCommit<QueueSend>,
+    /// Sends are queued through group-commit writers: many requests, one commit. SQLite has
+    /// one writer anyway; on PostgreSQL several commit side by side (sends to different
+    /// people rarely touch the same rows, and racing ones are resolved by unique keys).
+    queues: Vec<GroupCommit<QueueSend>>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
 impl Api {
@@ -47,16 +51,22 @@ impl Api {
                 }
             }) as CommitHook<Result<Queued, String>>
         });
-        let queue = GroupCommit::start(db.clone(), "api-sends", 256, on_commit)?;
+        let writers = if db.is_sqlite() { 1 } else { 4 };
+        let queues = (0..writers)
+            .map(|_| GroupCommit::start(db.clone(), "api-sends", 256, on_commit.clone()))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             db,
             settings,
-            queue,
+            queues,
+            next: Default::default(),
         })
     }
 
     pub async fn queue(&self, new: NewOutbound) -> Result<Queued, ApiError> {
-        match self.queue.write(QueueSend(new)).await? {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let queue = &self.queues[i % self.queues.len()];
+        match queue.write(QueueSend(new)).await? {
             Ok(queued) => Ok(queued),
             Err(message) => Err(ApiError::Validation(message)),
         }
@@ -70,7 +80,7 @@ impl Batch for QueueSend {
     type Output = Result<Queued, String>;
 
     fn write(conn: &mut AnyConnection, items: &[Self]) -> Result<Vec<Self::Output>, StoreError> {
-        items
+        let outputs = items
             .iter()
             .map(
                 |item| match conn.transaction(|c| outbound::queue_message_in(c, &item.0)) {
@@ -79,7 +89,9 @@ impl Batch for QueueSend {
                     Err(e) => Err(e),
                 },
             )
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        jobs::announce_jobs(conn)?;
+        Ok(outputs)
     }
 }
 

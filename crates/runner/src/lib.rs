@@ -18,7 +18,7 @@ use chrono::TimeDelta;
 use switchboard_domain::backoff::Backoff;
 use switchboard_store::models::{IntegrationJob, now};
 use switchboard_store::repo::jobs as queue;
-use switchboard_store::repo::runners;
+use switchboard_store::repo::{messages, runners};
 use switchboard_store::writer::GroupCommit;
 use switchboard_store::{Db, StoreError};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -353,6 +353,7 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let mut renew = tokio::time::interval(renew_every);
     let mut recover = tokio::time::interval(Duration::from_secs(5));
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    let mut sweep = tokio::time::interval(STATUS_SWEEP);
     loop {
         tokio::select! {
             _ = renew.tick() => {
@@ -370,6 +371,14 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                     Err(e) => tracing::warn!(error = %e, "could not recover expired leases"),
                 }
             }
+            _ = sweep.tick() => {
+                let since = now() - TimeDelta::days(1);
+                match shared.db.run_write(move |c| messages::apply_waiting_statuses(c, since, 500)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(messages = n, "applied statuses that had waited for their message"),
+                    Err(e) => tracing::warn!(error = %e, "could not apply waiting statuses"),
+                }
+            }
             _ = prune.tick() => {
                 let before = now() - to_delta(shared.settings.retention);
                 match shared.db.run_write(move |c| queue::prune_finished_jobs(c, before)).await {
@@ -382,6 +391,9 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
         }
     }
 }
+
+/// How often statuses that arrived before their message are looked at again.
+const STATUS_SWEEP: Duration = Duration::from_millis(500);
 
 /// How often a runner says it is alive; others count it for this long after its last beat.
 const HEARTBEAT: Duration = Duration::from_secs(2);

@@ -98,9 +98,17 @@ impl ConnectionManager {
 
     pub fn establish_for(&self, role: ConnectionRole) -> Result<AnyConnection, StoreError> {
         match &self.settings.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(AnyConnection::Postgres)
-                .map_err(|e| StoreError::Connect(first_line(&e.to_string()))),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)
+                    .map_err(|e| StoreError::Connect(first_line(&e.to_string())))?;
+                // Plan each execution with its real values. Every query names the tenant, and
+                // most tenants' rows share one organization id: a cached generic plan then
+                // prefers an index led by organization_id over the unique key the query also
+                // names (measured: lookups by message id scanned the whole organization, 30 ms
+                // instead of 0.05). Planning these small queries costs microseconds.
+                conn.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+                Ok(AnyConnection::Postgres(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let path_str = path.to_str().ok_or_else(|| {
                     StoreError::Connect(format!("SQLite path {} is not UTF-8", path.display()))

@@ -261,6 +261,8 @@ pub struct MessageStatusEvent {
     pub error_message: Option<String>,
     pub webhook_event_id: Option<String>,
     pub created_at: NaiveDateTime,
+    /// The message's status has taken this one into account (false while it waits for it).
+    pub applied: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]

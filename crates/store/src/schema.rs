@@ -270,6 +270,7 @@ diesel::table! {
         error_message -> Nullable<Text>,
         webhook_event_id -> Nullable<Text>,
         created_at -> Timestamp,
+        applied -> Bool,
     }
 }
 

@@ -46,12 +46,7 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let t = match args.backend.as_str() {
-        "sqlite" => TestDb::sqlite(),
-        "postgres" => TestDb::postgres()
-            .context("set SWITCHBOARD_TEST_DATABASE_URL for the postgres benchmark")?,
-        other => bail!("--backend must be sqlite or postgres, not {other}"),
-    };
+    let t = switchboard_e2e::bench::bench_db(&args.backend)?;
     let work = Workdir::new();
     match args.scenario.as_str() {
         "noop" => noop(&t, &work, &args),

@@ -431,6 +431,14 @@ fn project_status(
     event: &WebhookEvent,
     status: &Status,
 ) -> Result<(), StoreError> {
+    // Our message, when we know it already and no other transaction is writing it; otherwise
+    // the status waits (applied when the send records its wamid, or by the runner's sweep).
+    let known = messages::find_message_by_wamid(conn, &channel.organization_id, &status.id)?
+        .filter(|m| m.direction == "OUTBOUND");
+    let message = match known {
+        Some(found) => messages::try_lock_message(conn, &found.id)?,
+        None => None,
+    };
     let error = status.errors.first();
     let record = MessageStatusEvent {
         id: new_id(),
@@ -447,11 +455,12 @@ fn project_status(
         error_message: error.and_then(|e| e.details.clone().or_else(|| e.message.clone())),
         webhook_event_id: Some(event.id.clone()),
         created_at: now(),
+        applied: message.is_some(),
     };
-    messages::lock_wamid(conn, &status.id)?;
     messages::record_status_event(conn, &record)?;
-    // Kept even when the message is not known yet: applied when it appears.
-    messages::apply_status_events(conn, &channel.organization_id, &status.id)?;
+    if let Some(message) = message {
+        messages::fold_into(conn, &message)?;
+    }
     Ok(())
 }
 

@@ -34,27 +34,14 @@ pub struct Outbound {
 
 pub struct SendMessage {
     outbound: Outbound,
-    /// SQLite: sends are recorded through one group-commit writer (one fsync for many).
-    /// PostgreSQL: each in its own short transaction, so it holds one wamid lock at a time
-    /// and cannot deadlock with the projections of status webhooks.
-    recorder: Option<GroupCommit<RecordSent>>,
+    /// Accepted sends are recorded through a group-commit writer: one commit for many.
+    recorder: GroupCommit<RecordSent>,
 }
 
 impl SendMessage {
     pub fn start(db: &Db, outbound: Outbound) -> Result<Self, StoreError> {
-        let recorder = if db.is_sqlite() {
-            Some(GroupCommit::start(db.clone(), "sends", 256, None)?)
-        } else {
-            None
-        };
+        let recorder = GroupCommit::start(db.clone(), "sends", 256, None)?;
         Ok(Self { outbound, recorder })
-    }
-
-    async fn record_sent(&self, db: &Db, sent: Sent) -> Result<(), StoreError> {
-        match &self.recorder {
-            Some(recorder) => recorder.write(RecordSent(sent)).await,
-            None => db.run_write(move |c| outbound::mark_sent(c, &sent)).await,
-        }
     }
 
     async fn send(&self, ctx: &JobContext, job: &IntegrationJob) -> Result<(), JobError> {
@@ -99,7 +86,7 @@ impl SendMessage {
                     wamid: accepted.wamid,
                     at: now(),
                 };
-                Ok(self.record_sent(&ctx.db, sent).await?)
+                Ok(self.recorder.write(RecordSent(sent)).await?)
             }
             Err(error) => Err(self.refused(ctx, job, &message, &channel, error).await),
         }

@@ -50,10 +50,20 @@ fn queue(
     channel: &Channel,
     body: &str,
 ) -> (IntegrationJob, MessageLog) {
+    queue_text(t, org, channel, TO, body)
+}
+
+fn queue_text(
+    t: &TestDb,
+    org: &Organization,
+    channel: &Channel,
+    to: &str,
+    body: &str,
+) -> (IntegrationJob, MessageLog) {
     let new = NewOutbound {
         organization_id: org.id.clone(),
         channel: channel.clone(),
-        to: TO.into(),
+        to: to.into(),
         content: OutboundContent::Text(Text {
             body: body.into(),
             preview_url: false,
@@ -268,5 +278,48 @@ async fn the_pair_limit_holds_back_only_that_recipient() {
         ));
         assert_eq!(meta.stats().rejected_messages, calls);
     }
+    meta.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_never_exceed_the_channel_limit_at_meta() {
+    let meta = sandbox(vec![]).await;
+    let t = TestDb::sqlite();
+    let (org, ch) = org_with_channel(&t);
+    diesel::RunQueryDsl::execute(
+        diesel::update(switchboard_store::schema::channels::table).set(
+            diesel::ExpressionMethods::eq(
+                switchboard_store::schema::channels::messages_per_second,
+                50,
+            ),
+        ),
+        &mut *t.db.conn().unwrap(),
+    )
+    .unwrap();
+    let send = Arc::new(handler(&t, &meta));
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let (job, _) = queue_text(&t, &org, &ch, &format!("55119{i:08}"), "bulk");
+        let (send, db) = (send.clone(), t.db.clone());
+        tasks.push(tokio::spawn(async move {
+            let ctx = JobContext { db };
+            send.run(&ctx, &job).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stats = meta.stats();
+    assert_eq!(stats.accepted_messages, 120);
+    assert!(
+        stats.max_per_second <= 50,
+        "{} sends reached Meta within one second",
+        stats.max_per_second
+    );
+    assert!(
+        stats.max_per_second >= 45,
+        "paced well under the limit: {}",
+        stats.max_per_second
+    );
     meta.stop().await;
 }

@@ -46,14 +46,30 @@ pub fn insert_jobs(conn: &mut AnyConnection, jobs: &[IntegrationJob]) -> Result<
     if jobs.is_empty() {
         return Ok(());
     }
+    insert_jobs_quietly(conn, jobs)?;
+    announce_jobs(conn)
+}
+
+/// Tells runner processes LISTENing on PostgreSQL that jobs were enqueued: they wake at commit
+/// instead of at their next poll. PostgreSQL folds repeats within a transaction, so a batch
+/// writer inserting many jobs (see [`insert_jobs_quietly`]) announces once.
+pub fn announce_jobs(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if let AnyConnection::Postgres(c) = conn {
+        diesel::sql_query("SELECT pg_notify('switchboard_jobs', '')").execute(c)?;
+    }
+    Ok(())
+}
+
+/// [`insert_jobs`] without the announcement: the caller calls [`announce_jobs`] once.
+pub fn insert_jobs_quietly(
+    conn: &mut AnyConnection,
+    jobs: &[IntegrationJob],
+) -> Result<(), StoreError> {
     match conn {
         AnyConnection::Postgres(c) => {
             diesel::insert_into(integration_jobs::table)
                 .values(jobs)
                 .execute(c)?;
-            // One notification per statement (PostgreSQL folds repeats within a transaction):
-            // runner processes LISTENing wake at commit instead of at their next poll.
-            diesel::sql_query("SELECT pg_notify('switchboard_jobs', '')").execute(c)?;
         }
         AnyConnection::Sqlite(c) => {
             for job in jobs {

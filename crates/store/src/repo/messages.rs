@@ -33,19 +33,6 @@ pub fn find_message_by_wamid(
         .next())
 }
 
-/// Serializes, per wamid, the two writers that meet on it: the send job storing the wamid
-/// Meta returned and the projection of a status webhook for it, which can arrive first.
-/// Without it, on PostgreSQL each could commit without seeing the other's uncommitted row and
-/// the status would never be applied. Held until the transaction ends; SQLite has one writer.
-pub fn lock_wamid(conn: &mut AnyConnection, wamid: &str) -> Result<(), StoreError> {
-    if let AnyConnection::Postgres(c) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<diesel::sql_types::Text, _>(wamid)
-            .execute(c)?;
-    }
-    Ok(())
-}
-
 /// Keeps a status report once per (wamid, status). True when it was new.
 pub fn record_status_event(
     conn: &mut AnyConnection,
@@ -66,7 +53,7 @@ pub fn list_status_events(
 
 /// Brings the message with this wamid up to date with every status reported for it: one way
 /// (sent → delivered → read), failed wins. Statuses that came before the message are applied
-/// here too, whenever the message appears. True when the message changed.
+/// here too, whenever the message appears, and marked applied. True when the message changed.
 pub fn apply_status_events(
     conn: &mut AnyConnection,
     org: &str,
@@ -76,6 +63,45 @@ pub fn apply_status_events(
     let Some(message) =
         find_message_by_wamid(conn, org, wamid)?.filter(|m| m.direction == "OUTBOUND")
     else {
+        return Ok(false);
+    };
+    let Some(locked) = try_lock_message(conn, &message.id)? else {
+        // Another transaction is writing this message; the statuses stay waiting for the sweep.
+        return Ok(false);
+    };
+    let changed = fold_into(conn, &locked)?;
+    diesel::update(
+        message_status_events::table
+            .filter(message_status_events::external_message_id.eq(wamid))
+            .filter(message_status_events::applied.eq(false)),
+    )
+    .set(message_status_events::applied.eq(true))
+    .execute(conn)?;
+    Ok(changed)
+}
+
+/// The message, locked for the rest of the transaction; `None` when another transaction holds
+/// it (PostgreSQL: `FOR UPDATE SKIP LOCKED`). Status projections never wait for a message row:
+/// when it is busy they leave the status waiting for the sweep. So only the send job's writer
+/// ever waits on such a lock, and no cycle of waits (a deadlock) can form between the
+/// projections' and the sends' batches. SQLite has one writer: it just reads the row.
+pub fn try_lock_message(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<MessageLog>, StoreError> {
+    let query = message_logs::table.filter(message_logs::id.eq(id));
+    let found = match conn {
+        AnyConnection::Postgres(c) => query.for_update().skip_locked().load::<MessageLog>(c)?,
+        AnyConnection::Sqlite(c) => query.load::<MessageLog>(c)?,
+    };
+    Ok(found.into_iter().next())
+}
+
+/// Folds every status of `message`'s wamid into it (the caller holds the row: see
+/// [`try_lock_message`]). The UPDATE also only moves the status forward (its WHERE names the
+/// statuses the fold may replace), so a stale snapshot can never move a message back.
+pub fn fold_into(conn: &mut AnyConnection, message: &MessageLog) -> Result<bool, StoreError> {
+    let Some(wamid) = message.external_message_id.as_deref() else {
         return Ok(false);
     };
     let events = list_status_events(conn, wamid)?;
@@ -99,17 +125,68 @@ pub fn apply_status_events(
         (true, Some(e)) => (e.error_code.clone(), error_text(e)),
         _ => (message.error_code.clone(), message.error_message.clone()),
     };
-    diesel::update(message_logs::table.find(&message.id))
-        .set((
-            message_logs::status.eq(folded.as_str()),
-            message_logs::status_updated_at.eq(decisive.map(|e| e.occurred_at)),
-            message_logs::sent_at.eq(sent_at),
-            message_logs::error_code.eq(error_code),
-            message_logs::error_message.eq(error_message),
-            message_logs::updated_at.eq(now()),
+    let replaceable: Vec<&str> = [
+        MessageStatus::Queued,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Read,
+        MessageStatus::Played,
+    ]
+    .iter()
+    .filter(|s| switchboard_domain::status::advance(s, &folded))
+    .map(MessageStatus::as_str)
+    .collect();
+    let updated = diesel::update(
+        message_logs::table
+            .filter(message_logs::id.eq(&message.id))
+            .filter(message_logs::status.eq_any(replaceable)),
+    )
+    .set((
+        message_logs::status.eq(folded.as_str()),
+        message_logs::status_updated_at.eq(decisive.map(|e| e.occurred_at)),
+        message_logs::sent_at.eq(sent_at),
+        message_logs::error_code.eq(error_code),
+        message_logs::error_message.eq(error_message),
+        message_logs::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Statuses still waiting whose message has since appeared: applied now. The send job applies
+/// what it finds when it records the wamid; this sweep catches a status whose projection and
+/// the send's record raced past each other (each committed without seeing the other's row).
+/// Looks at statuses received since `since`, `limit` messages at a time. Returns how many
+/// messages it brought up to date.
+pub fn apply_waiting_statuses(
+    conn: &mut AnyConnection,
+    since: NaiveDateTime,
+    limit: i64,
+) -> Result<usize, StoreError> {
+    let waiting: Vec<(String, String)> = message_status_events::table
+        .filter(message_status_events::applied.eq(false))
+        .filter(message_status_events::created_at.ge(since))
+        // A correlated EXISTS: one probe of the wamid's unique index per waiting status (an
+        // IN over all message ids was planned as a scan of every message per status).
+        .filter(diesel::dsl::exists(
+            message_logs::table.filter(
+                message_logs::external_message_id
+                    .eq(message_status_events::external_message_id.nullable()),
+            ),
         ))
-        .execute(conn)?;
-    Ok(true)
+        .select((
+            message_status_events::organization_id,
+            message_status_events::external_message_id,
+        ))
+        .distinct()
+        .limit(limit)
+        .load(conn)?;
+    let mut applied = 0;
+    for (org, wamid) in waiting {
+        apply_status_events(conn, &org, &wamid)?;
+        applied += 1;
+    }
+    Ok(applied)
 }
 
 fn error_text(event: &MessageStatusEvent) -> Option<String> {

@@ -54,10 +54,15 @@ fn scoped_key(org: &str, key: &str) -> String {
 /// Creates the OUTBOUND/QUEUED message and its send job in one transaction, and shows the
 /// message in its conversation. A repeated idempotency key returns the first message instead.
 pub fn queue_message(conn: &mut AnyConnection, new: &NewOutbound) -> Result<Queued, StoreError> {
-    write_transaction(conn, |conn| queue_message_in(conn, new))
+    write_transaction(conn, |conn| {
+        let queued = queue_message_in(conn, new)?;
+        jobs::announce_jobs(conn)?;
+        Ok(queued)
+    })
 }
 
-/// [`queue_message`] inside the caller's transaction (a batch writer gives each a savepoint).
+/// [`queue_message`] inside the caller's transaction (a batch writer gives each a savepoint);
+/// the caller announces the new job with [`jobs::announce_jobs`] (once per transaction).
 pub fn queue_message_in(conn: &mut AnyConnection, new: &NewOutbound) -> Result<Queued, StoreError> {
     {
         if let Some(found) = find_by_idempotency_key(conn, new)? {
@@ -92,7 +97,7 @@ pub fn queue_message_in(conn: &mut AnyConnection, new: &NewOutbound) -> Result<Q
         let mut job = jobs::new_job(kind, Some(org.to_string()), payload, at);
         job.max_attempts = SEND_MAX_ATTEMPTS;
         job.idempotency_key = new.idempotency_key.as_deref().map(|k| scoped_key(org, k));
-        jobs::insert_jobs(conn, std::slice::from_ref(&job))?;
+        jobs::insert_jobs_quietly(conn, std::slice::from_ref(&job))?;
         let preview = new.content.preview_text().unwrap_or_default();
         conversations::record_message(conn, &conversation.id, "OUTBOUND", &preview, at, "", false)?;
         Ok(Queued {
@@ -220,7 +225,6 @@ pub struct Sent {
 /// us before the send's response (Meta's `delivered` can beat it), and notes it on the lead.
 /// Idempotent: a second call for the same message changes nothing.
 pub fn mark_sent(conn: &mut AnyConnection, sent: &Sent) -> Result<(), StoreError> {
-    messages::lock_wamid(conn, &sent.wamid)?;
     let updated = diesel::update(
         message_logs::table
             .filter(message_logs::id.eq(&sent.message_id))

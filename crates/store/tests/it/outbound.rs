@@ -150,6 +150,7 @@ fn status_event(
         error_message: None,
         webhook_event_id: None,
         created_at: now(),
+        applied: false,
     }
 }
 
@@ -358,6 +359,99 @@ fn runners_count_themselves_and_forget_the_silent() {
         assert_eq!(
             runners::heartbeat(&mut conn, "r3", "h", later, later - runners::STALE_AFTER).unwrap(),
             1
+        );
+    }
+}
+
+#[test]
+fn a_status_that_raced_past_the_send_record_is_applied_by_the_sweep() {
+    for t in TestDb::all() {
+        let mut conn = t.db.conn().unwrap();
+        let (org, channel) = setup(&mut conn);
+        let queued =
+            outbound::queue_message(&mut conn, &text(&org, &channel, "race", None)).unwrap();
+        // The send recorded its wamid without seeing the READ that another transaction was
+        // committing at that moment (as two PostgreSQL transactions can).
+        diesel::RunQueryDsl::execute(
+            diesel::update(switchboard_store::schema::message_logs::table).set((
+                switchboard_store::schema::message_logs::external_message_id.eq("wamid.race"),
+                switchboard_store::schema::message_logs::status.eq("SENT"),
+            )),
+            &mut conn,
+        )
+        .unwrap();
+        messages::record_status_event(&mut conn, &status_event(&org, "wamid.race", "READ", 2))
+            .unwrap();
+        // A status for a message that is not ours waits too, and stays waiting.
+        messages::record_status_event(
+            &mut conn,
+            &status_event(&org, "wamid.not-ours", "DELIVERED", 1),
+        )
+        .unwrap();
+        let since = now() - chrono::TimeDelta::days(1);
+        assert_eq!(
+            messages::apply_waiting_statuses(&mut conn, since, 100).unwrap(),
+            1
+        );
+        let message = outbound::find_message(&mut conn, &org.id, &queued.message.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.status, "READ");
+        assert_eq!(
+            messages::apply_waiting_statuses(&mut conn, since, 100).unwrap(),
+            0,
+            "applied once"
+        );
+    }
+}
+
+#[test]
+fn folding_never_moves_a_message_back() {
+    for t in TestDb::all() {
+        let mut conn = t.db.conn().unwrap();
+        let (org, channel) = setup(&mut conn);
+        let queued =
+            outbound::queue_message(&mut conn, &text(&org, &channel, "fwd", None)).unwrap();
+        outbound::mark_sent(
+            &mut conn,
+            &Sent {
+                organization_id: org.id.clone(),
+                message_id: queued.message.id.clone(),
+                wamid: "wamid.fwd".into(),
+                at: now(),
+            },
+        )
+        .unwrap();
+        messages::record_status_event(&mut conn, &status_event(&org, "wamid.fwd", "DELIVERED", 1))
+            .unwrap();
+        // A snapshot taken before READ was stored (a concurrent projection) folds to DELIVERED…
+        let stale = outbound::find_message(&mut conn, &org.id, &queued.message.id)
+            .unwrap()
+            .unwrap();
+        messages::record_status_event(&mut conn, &status_event(&org, "wamid.fwd", "READ", 2))
+            .unwrap();
+        messages::apply_status_events(&mut conn, &org.id, "wamid.fwd").unwrap();
+        assert_eq!(
+            outbound::find_message(&mut conn, &org.id, &queued.message.id)
+                .unwrap()
+                .unwrap()
+                .status,
+            "READ"
+        );
+        // …and writing it now changes nothing: the UPDATE only moves forward.
+        diesel::RunQueryDsl::execute(
+            diesel::delete(switchboard_store::schema::message_status_events::table)
+                .filter(switchboard_store::schema::message_status_events::status.eq("READ")),
+            &mut conn,
+        )
+        .unwrap();
+        assert!(!messages::fold_into(&mut conn, &stale).unwrap());
+        assert_eq!(
+            outbound::find_message(&mut conn, &org.id, &queued.message.id)
+                .unwrap()
+                .unwrap()
+                .status,
+            "READ"
         );
     }
 }
