@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// What a send window is measured over; a little over a second, so that jitter between our
-/// dispatch and the request's arrival at Meta cannot put one more send in Meta's second.
-const WINDOW: Duration = Duration::from_millis(1010);
+/// What a send window is measured over: a little over a second, so that jitter between our
+/// dispatch and the request's arrival at Meta (up to 25 ms) cannot put one more send in any
+/// second Meta counts. Measured: with 10 ms of margin a loaded two-core machine still let the
+/// sandbox count 1,001 arrivals in one second at a limit of 1,000. It costs 2.5 % of the rate.
+const WINDOW: Duration = Duration::from_millis(1025);
 
 #[derive(Debug, Clone)]
 pub struct PacingSettings {
