@@ -372,11 +372,8 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                 }
             }
             _ = sweep.tick() => {
-                let since = now() - TimeDelta::days(1);
-                match shared.db.run_write(move |c| messages::apply_waiting_statuses(c, since, 500)).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(messages = n, "applied statuses that had waited for their message"),
-                    Err(e) => tracing::warn!(error = %e, "could not apply waiting statuses"),
+                if let Err(e) = sweep_waiting_statuses(&shared).await {
+                    tracing::warn!(error = %e, "could not apply waiting statuses");
                 }
             }
             _ = prune.tick() => {
@@ -390,6 +387,28 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             _ = stopped.changed() => return,
         }
     }
+}
+
+/// Applies statuses that waited for their message (see `messages::apply_waiting_statuses`);
+/// reads first, and writes only when there is something to apply.
+async fn sweep_waiting_statuses(shared: &Shared) -> Result<(), StoreError> {
+    let since = now() - TimeDelta::days(1);
+    let waiting = shared
+        .db
+        .run(move |c| messages::find_waiting_statuses(c, since, 500))
+        .await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let n = shared
+        .db
+        .run_write(move |c| messages::apply_statuses_of(c, &waiting))
+        .await?;
+    tracing::debug!(
+        messages = n,
+        "applied statuses that had waited for their message"
+    );
+    Ok(())
 }
 
 /// How often statuses that arrived before their message are looked at again.

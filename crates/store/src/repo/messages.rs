@@ -157,13 +157,24 @@ pub fn fold_into(conn: &mut AnyConnection, message: &MessageLog) -> Result<bool,
 /// what it finds when it records the wamid; this sweep catches a status whose projection and
 /// the send's record raced past each other (each committed without seeing the other's row).
 /// Looks at statuses received since `since`, `limit` messages at a time. Returns how many
-/// messages it brought up to date.
+/// messages it looked at.
 pub fn apply_waiting_statuses(
     conn: &mut AnyConnection,
     since: NaiveDateTime,
     limit: i64,
 ) -> Result<usize, StoreError> {
-    let waiting: Vec<(String, String)> = message_status_events::table
+    let waiting = find_waiting_statuses(conn, since, limit)?;
+    apply_statuses_of(conn, &waiting)
+}
+
+/// (organization, wamid) of waiting statuses whose message exists: a read, so a runner can
+/// look without taking SQLite's write lock when (as usual) there is nothing to do.
+pub fn find_waiting_statuses(
+    conn: &mut AnyConnection,
+    since: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(message_status_events::table
         .filter(message_status_events::applied.eq(false))
         .filter(message_status_events::created_at.ge(since))
         // A correlated EXISTS: one probe of the wamid's unique index per waiting status (an
@@ -180,13 +191,18 @@ pub fn apply_waiting_statuses(
         ))
         .distinct()
         .limit(limit)
-        .load(conn)?;
-    let mut applied = 0;
+        .load(conn)?)
+}
+
+/// Applies the statuses of these (organization, wamid) pairs; returns how many it looked at.
+pub fn apply_statuses_of(
+    conn: &mut AnyConnection,
+    waiting: &[(String, String)],
+) -> Result<usize, StoreError> {
     for (org, wamid) in waiting {
-        apply_status_events(conn, &org, &wamid)?;
-        applied += 1;
+        apply_status_events(conn, org, wamid)?;
     }
-    Ok(applied)
+    Ok(waiting.len())
 }
 
 fn error_text(event: &MessageStatusEvent) -> Option<String> {
