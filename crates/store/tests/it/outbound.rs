@@ -40,6 +40,17 @@ fn text(org: &Organization, channel: &Channel, body: &str, key: Option<&str>) ->
     }
 }
 
+/// What the send job records once Meta accepted the message.
+fn record_sent(conn: &mut AnyConnection, org: &Organization, message_id: &str, wamid: &str) {
+    let sent = Sent {
+        organization_id: org.id.clone(),
+        message_id: message_id.to_string(),
+        wamid: wamid.to_string(),
+        at: now(),
+    };
+    outbound::mark_sent(conn, &sent).unwrap();
+}
+
 #[test]
 fn queueing_creates_the_message_its_job_and_the_conversation_preview() {
     for t in TestDb::all() {
@@ -220,16 +231,7 @@ fn a_sent_message_is_noted_on_its_lead() {
             Some(lead.id.as_str()),
             "found by phone"
         );
-        outbound::mark_sent(
-            &mut conn,
-            &Sent {
-                organization_id: org.id.clone(),
-                message_id: queued.message.id,
-                wamid: "wamid.n".into(),
-                at: now(),
-            },
-        )
-        .unwrap();
+        record_sent(&mut conn, &org, &queued.message.id, "wamid.n");
         let notes = notes::list_notes(&mut conn, &org.id, &lead.id).unwrap();
         assert!(
             notes
@@ -262,16 +264,7 @@ fn a_failed_message_keeps_metas_code_and_reason_but_a_sent_one_is_not_failed() {
         assert_eq!(failed.error_code.as_deref(), Some("131047"));
         assert!(failed.error_message.unwrap().contains("approved template"));
         let sent = outbound::queue_message(&mut conn, &text(&org, &channel, "ok", None)).unwrap();
-        outbound::mark_sent(
-            &mut conn,
-            &Sent {
-                organization_id: org.id.clone(),
-                message_id: sent.message.id.clone(),
-                wamid: "wamid.ok".into(),
-                at: now(),
-            },
-        )
-        .unwrap();
+        record_sent(&mut conn, &org, &sent.message.id, "wamid.ok");
         outbound::mark_failed(
             &mut conn,
             &org.id,
@@ -412,16 +405,7 @@ fn folding_never_moves_a_message_back() {
         let (org, channel) = setup(&mut conn);
         let queued =
             outbound::queue_message(&mut conn, &text(&org, &channel, "fwd", None)).unwrap();
-        outbound::mark_sent(
-            &mut conn,
-            &Sent {
-                organization_id: org.id.clone(),
-                message_id: queued.message.id.clone(),
-                wamid: "wamid.fwd".into(),
-                at: now(),
-            },
-        )
-        .unwrap();
+        record_sent(&mut conn, &org, &queued.message.id, "wamid.fwd");
         messages::record_status_event(&mut conn, &status_event(&org, "wamid.fwd", "DELIVERED", 1))
             .unwrap();
         // A snapshot taken before READ was stored (a concurrent projection) folds to DELIVERED…
