@@ -10,6 +10,7 @@ use switchboard_store::models::{Channel, now};
 use switchboard_store::repo::conversations::{self, ConversationKey};
 use switchboard_store::repo::outbound::{NewOutbound, Queued};
 use switchboard_store::repo::{channels, leads};
+use switchboard_store::{AnyConnection, StoreError};
 
 use crate::Api;
 use crate::auth::Caller;
@@ -34,32 +35,31 @@ pub async fn send(
 ) -> Result<HttpResponse, ApiError> {
     let request = SendRequest::parse(&body)?;
     let idempotency_key = idempotency_key(&req)?;
-    let org = caller.organization_id.clone();
-    let (channel_id, lead_id) = (request.channel_id.clone(), request.lead_id.clone());
-    let (channel, lead_ok) = api
+    // Channel, lead, phone and window are checked in one visit to the database.
+    let (org, default_cc) = (
+        caller.organization_id.clone(),
+        api.settings.default_country_code.clone(),
+    );
+    let (channel_id, lead_id, raw_to) = (
+        request.channel_id.clone(),
+        request.lead_id.clone(),
+        request.to.clone(),
+    );
+    let free_form = request.content.needs_open_window();
+    let (channel, to) = api
         .db
         .run(move |c| {
-            let channel = pick_channel(c, &org, channel_id.as_deref())?;
-            let lead_ok = match &lead_id {
-                Some(id) => leads::find_lead(c, &org, id)?.is_some(),
-                None => true,
-            };
-            Ok((channel, lead_ok))
+            recipient(
+                c,
+                &org,
+                channel_id.as_deref(),
+                lead_id.as_deref(),
+                &raw_to,
+                default_cc,
+                free_form,
+            )
         })
-        .await?;
-    let channel = channel.ok_or_else(no_channel)?;
-    if !lead_ok {
-        return Err(ApiError::NotFound("lead not found".into()));
-    }
-    let country = channel
-        .default_country_code
-        .clone()
-        .or_else(|| api.settings.default_country_code.clone());
-    let to = phone::normalize(&request.to, country.as_deref())
-        .map_err(|e| ApiError::InvalidPhone(format!("toPhone: {e}")))?;
-    if request.content.needs_open_window() {
-        check_window(&api, &caller.organization_id, &channel, &to).await?;
-    }
+        .await??;
     let new = NewOutbound {
         organization_id: caller.organization_id.clone(),
         channel,
@@ -81,6 +81,49 @@ pub async fn send(
     }))
 }
 
+/// The channel to send from and the recipient's E.164 number, once the lead (if named)
+/// belongs to the organization and, for a free-form message, the customer's 24-hour window
+/// is open. The outer error is the database's; the inner one is the caller's.
+fn recipient(
+    c: &mut AnyConnection,
+    org: &str,
+    channel_id: Option<&str>,
+    lead_id: Option<&str>,
+    raw_to: &str,
+    default_country_code: Option<String>,
+    free_form: bool,
+) -> Result<Result<(Channel, String), ApiError>, StoreError> {
+    let Some(channel) = pick_channel(c, org, channel_id)? else {
+        return Ok(Err(no_channel()));
+    };
+    if let Some(id) = lead_id
+        && leads::find_lead(c, org, id)?.is_none()
+    {
+        return Ok(Err(ApiError::NotFound("lead not found".into())));
+    }
+    let country = channel
+        .default_country_code
+        .clone()
+        .or(default_country_code);
+    let to = match phone::normalize(raw_to, country.as_deref()) {
+        Ok(to) => to,
+        Err(e) => return Ok(Err(ApiError::InvalidPhone(format!("toPhone: {e}")))),
+    };
+    if free_form {
+        let key = ConversationKey {
+            organization_id: org,
+            channel_id: &channel.id,
+            contact_phone: &to,
+        };
+        let last_inbound =
+            conversations::find_conversation_by_key(c, &key)?.and_then(|c| c.last_inbound_at);
+        if !window::is_window_open(last_inbound, now()) {
+            return Ok(Err(window_closed(last_inbound)));
+        }
+    }
+    Ok(Ok((channel, to)))
+}
+
 fn no_channel() -> ApiError {
     ApiError::NoChannel(
         "this organization has no WhatsApp channel to send from: add one with `switchboard channel add` (or set WHATSAPP_PHONE_NUMBER_ID)".into(),
@@ -89,14 +132,14 @@ fn no_channel() -> ApiError {
 
 /// The channel named by the request, or the organization's first active one.
 fn pick_channel(
-    c: &mut switchboard_store::AnyConnection,
+    c: &mut AnyConnection,
     org: &str,
     id: Option<&str>,
-) -> Result<Option<Channel>, switchboard_store::StoreError> {
+) -> Result<Option<Channel>, StoreError> {
     if let Some(id) = id {
         return match channels::find_channel(c, org, id)? {
             Some(channel) => Ok(Some(channel)),
-            None => Err(switchboard_store::StoreError::NotFound("channel")),
+            None => Err(StoreError::NotFound("channel")),
         };
     }
     let all = channels::list_channels(c, org)?;
@@ -104,29 +147,14 @@ fn pick_channel(
     Ok(active.or_else(|| all.into_iter().next()))
 }
 
-async fn check_window(api: &Api, org: &str, channel: &Channel, to: &str) -> Result<(), ApiError> {
-    let (org, channel_id, to) = (org.to_string(), channel.id.clone(), to.to_string());
-    let last_inbound = api
-        .db
-        .run(move |c| {
-            let key = ConversationKey {
-                organization_id: &org,
-                channel_id: &channel_id,
-                contact_phone: &to,
-            };
-            Ok(conversations::find_conversation_by_key(c, &key)?.and_then(|c| c.last_inbound_at))
-        })
-        .await?;
-    if window::is_window_open(last_inbound, now()) {
-        return Ok(());
-    }
+fn window_closed(last_inbound: Option<chrono::NaiveDateTime>) -> ApiError {
     let why = match last_inbound {
         Some(at) => format!("the customer last wrote at {at} UTC, more than 24 hours ago"),
         None => "the customer has never written to this number".to_string(),
     };
-    Err(ApiError::WindowClosed(format!(
+    ApiError::WindowClosed(format!(
         "the 24-hour customer-service window is closed ({why}): send an approved template (\"type\":\"template\") instead"
-    )))
+    ))
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {

@@ -65,6 +65,33 @@ pub enum SandboxCommand {
     Inbound(InboundArgs),
 }
 
+/// The business webhooks speak for (signed with its app secret), as in Meta's metadata.
+#[derive(Debug, Clone, Args)]
+pub struct BusinessArgs {
+    /// App secret that signs webhooks (X-Hub-Signature-256); give the receiver the same one.
+    /// Without it webhooks go out unsigned.
+    #[arg(
+        long,
+        env = "WHATSAPP_APP_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub app_secret: Option<Secret>,
+
+    /// The business number in webhook metadata (metadata.phone_number_id); sends use the one
+    /// in their URL.
+    #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID", default_value = DEFAULT_PHONE_NUMBER_ID, value_name = "ID")]
+    pub phone_number_id: String,
+
+    /// Display phone number in webhook metadata.
+    #[arg(long, default_value = DEFAULT_DISPLAY_PHONE_NUMBER, value_name = "DIGITS")]
+    pub display_phone_number: String,
+
+    /// WhatsApp Business Account id: entry[].id of webhooks, and the WABA whose templates are listed.
+    #[arg(long, env = "WHATSAPP_WABA_ID", default_value = DEFAULT_WABA_ID, value_name = "ID")]
+    pub waba_id: String,
+}
+
 /// Serving: where, as which business, with what trouble.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -81,27 +108,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_SANDBOX_WEBHOOK_URL", value_name = "URL")]
     pub webhook_url: Option<String>,
 
-    /// App secret that signs webhooks (X-Hub-Signature-256); give the receiver the same one.
-    /// Without it webhooks go out unsigned.
-    #[arg(
-        long,
-        env = "WHATSAPP_APP_SECRET",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    pub app_secret: Option<Secret>,
-
-    /// Phone number id named in webhook metadata (sends use the one in their URL).
-    #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID", default_value = DEFAULT_PHONE_NUMBER_ID, value_name = "ID")]
-    pub phone_number_id: String,
-
-    /// Display phone number in webhook metadata.
-    #[arg(long, default_value = DEFAULT_DISPLAY_PHONE_NUMBER, value_name = "DIGITS")]
-    pub display_phone_number: String,
-
-    /// WhatsApp Business Account id: entry[].id of webhooks.
-    #[arg(long, env = "WHATSAPP_WABA_ID", default_value = DEFAULT_WABA_ID, value_name = "ID")]
-    pub waba_id: String,
+    #[command(flatten)]
+    pub business: BusinessArgs,
 
     /// Accept only this bearer token (any other gets error 190, HTTP 401). By default any
     /// non-empty token is accepted; a missing one is always refused.
@@ -197,26 +205,8 @@ pub struct InboundArgs {
     #[arg(long, env = "SWITCHBOARD_SANDBOX_WEBHOOK_URL", value_name = "URL")]
     pub webhook_url: String,
 
-    /// App secret to sign the body with (X-Hub-Signature-256). Without it the body is unsigned.
-    #[arg(
-        long,
-        env = "WHATSAPP_APP_SECRET",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    pub app_secret: Option<Secret>,
-
-    /// The business number written to (metadata.phone_number_id).
-    #[arg(long, env = "WHATSAPP_PHONE_NUMBER_ID", default_value = DEFAULT_PHONE_NUMBER_ID, value_name = "ID")]
-    pub phone_number_id: String,
-
-    /// Display phone number in the metadata.
-    #[arg(long, default_value = DEFAULT_DISPLAY_PHONE_NUMBER, value_name = "DIGITS")]
-    pub display_phone_number: String,
-
-    /// WhatsApp Business Account id (entry[].id).
-    #[arg(long, env = "WHATSAPP_WABA_ID", default_value = DEFAULT_WABA_ID, value_name = "ID")]
-    pub waba_id: String,
+    #[command(flatten)]
+    pub business: BusinessArgs,
 
     /// The user's number, digits with country code (wa_id and from).
     #[arg(long, value_name = "DIGITS")]
@@ -324,10 +314,14 @@ impl ServeArgs {
         let config = SandboxConfig {
             bind: self.bind,
             webhook_url: self.webhook_url.clone(),
-            app_secret: self.app_secret.as_ref().map(|s| s.expose().to_string()),
-            phone_number_id: self.phone_number_id.clone(),
-            display_phone_number: self.display_phone_number.clone(),
-            waba_id: self.waba_id.clone(),
+            app_secret: self
+                .business
+                .app_secret
+                .as_ref()
+                .map(|s| s.expose().to_string()),
+            phone_number_id: self.business.phone_number_id.clone(),
+            display_phone_number: self.business.display_phone_number.clone(),
+            waba_id: self.business.waba_id.clone(),
             access_token: self.access_token.as_ref().map(|s| s.expose().to_string()),
             latency: Duration::from_millis(self.latency_ms),
             error_rates: self.error_rates.clone(),
@@ -400,7 +394,7 @@ async fn serve(args: &ServeArgs) -> Result<()> {
     };
     println!(
         "sandbox listening on {api_url}: set WHATSAPP_API_URL={api_url} WHATSAPP_PHONE_NUMBER_ID={} WHATSAPP_WABA_ID={}{token}; {webhooks}; stats at {api_url}/sandbox/stats",
-        args.phone_number_id, args.waba_id
+        args.business.phone_number_id, args.business.waba_id
     );
     shutdown_signal().await;
     tracing::info!("sandbox stopping");
@@ -429,9 +423,9 @@ async fn run_inbound(args: InboundArgs) -> Result<()> {
         .build()
         .context("cannot build the HTTP client")?;
     let business = Business {
-        waba_id: args.waba_id.clone(),
-        phone_number_id: args.phone_number_id.clone(),
-        display_phone_number: args.display_phone_number.clone(),
+        waba_id: args.business.waba_id.clone(),
+        phone_number_id: args.business.phone_number_id.clone(),
+        display_phone_number: args.business.display_phone_number.clone(),
     };
     if args.from.is_empty() || !args.from.bytes().all(|b| b.is_ascii_digit()) {
         bail!(
@@ -473,7 +467,7 @@ async fn run_inbound(args: InboundArgs) -> Result<()> {
     match post_webhook(
         &client,
         &args.webhook_url,
-        args.app_secret.as_ref().map(Secret::expose),
+        args.business.app_secret.as_ref().map(Secret::expose),
         &payload,
     )
     .await
@@ -543,7 +537,7 @@ async fn upload(
         "{}/{}/{}/media",
         api_url.trim_end_matches('/'),
         args.api_version,
-        args.phone_number_id
+        args.business.phone_number_id
     );
     let response = client
         .post(&url)
