@@ -6,7 +6,9 @@ pub mod backoff;
 pub mod outbound;
 pub mod phone;
 pub mod role;
+pub mod settings;
 pub mod status;
+pub mod template_def;
 pub mod webhook;
 pub mod window;
 

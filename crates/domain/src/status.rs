@@ -54,6 +54,12 @@ pub mod job_kind {
     /// Sends one queued message (free-form or template) through the Graph API.
     pub const SEND_MESSAGE: &str = "SEND_MESSAGE";
     pub const SEND_MESSAGE_TEMPLATE: &str = "SEND_MESSAGE_TEMPLATE";
+    /// Tells Meta a customer's message was read (blue ticks), when an agent opens it.
+    pub const MARK_READ: &str = "MARK_READ";
+    /// Pulls an organization's templates from Meta (every page) and updates ours.
+    pub const SYNC_TEMPLATES: &str = "SYNC_TEMPLATES";
+    /// Submits a locally written template to Meta for review.
+    pub const SUBMIT_TEMPLATE: &str = "SUBMIT_TEMPLATE";
 }
 
 /// Where an outbound message stands, as its delivery statuses report it.

@@ -155,3 +155,274 @@ pub fn list_conversations(
         .order(dsl::created_at.asc())
         .load(conn)?)
 }
+
+/// Who a conversation list shows by assignee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    User(String),
+    Nobody,
+}
+
+/// Filters of the inbox list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub assigned_to: Option<Assignee>,
+    pub unread: Option<bool>,
+    /// Part of the contact's phone or of the lead's name.
+    pub search: Option<String>,
+}
+
+/// A conversation as the inbox lists it: with its lead's and assignee's names.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub conversation: Conversation,
+    pub lead_name: Option<String>,
+    pub assigned_to_name: Option<String>,
+}
+
+fn filtered<'a>(
+    org: &'a str,
+    filter: &'a ConversationFilter,
+) -> crate::schema::conversations::BoxedQuery<'a, super::Backend> {
+    use crate::schema::leads;
+    let mut query = dsl::conversations
+        .filter(dsl::organization_id.eq(org))
+        .into_boxed();
+    match &filter.assigned_to {
+        Some(Assignee::User(id)) => query = query.filter(dsl::assigned_to_id.eq(id)),
+        Some(Assignee::Nobody) => query = query.filter(dsl::assigned_to_id.is_null()),
+        None => {}
+    }
+    match filter.unread {
+        Some(true) => query = query.filter(dsl::unread_count.gt(0)),
+        Some(false) => query = query.filter(dsl::unread_count.eq(0)),
+        None => {}
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let pattern = super::contains_pattern(search);
+        let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+        let named_leads = leads::table
+            .filter(leads::organization_id.eq(org))
+            .filter(super::lower(leads::name).like(pattern.clone()).escape('\\'))
+            .select(leads::id.nullable());
+        let by_phone = if digits.is_empty() {
+            pattern
+        } else {
+            format!("%{digits}%")
+        };
+        query = query.filter(
+            dsl::contact_phone
+                .like(by_phone)
+                .escape('\\')
+                .or(dsl::lead_id.eq_any(named_leads)),
+        );
+    }
+    query
+}
+
+/// One page of the organization's conversations, newest message first, and how many match.
+pub fn list_inbox(
+    conn: &mut AnyConnection,
+    org: &str,
+    filter: &ConversationFilter,
+    page: super::Page,
+) -> Result<(Vec<InboxRow>, i64), StoreError> {
+    let total: i64 = filtered(org, filter).count().get_result(conn)?;
+    let found: Vec<Conversation> = filtered(org, filter)
+        .order((
+            dsl::last_message_at.is_null(),
+            dsl::last_message_at.desc(),
+            dsl::id.desc(),
+        ))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)?;
+    Ok((with_names(conn, org, found)?, total))
+}
+
+/// Adds lead and assignee names with one query each for the whole page.
+fn with_names(
+    conn: &mut AnyConnection,
+    org: &str,
+    found: Vec<Conversation>,
+) -> Result<Vec<InboxRow>, StoreError> {
+    use crate::schema::{leads, users};
+    let lead_ids: Vec<&str> = found.iter().filter_map(|c| c.lead_id.as_deref()).collect();
+    let user_ids: Vec<&str> = found
+        .iter()
+        .filter_map(|c| c.assigned_to_id.as_deref())
+        .collect();
+    let lead_names: std::collections::HashMap<String, String> = leads::table
+        .filter(leads::organization_id.eq(org))
+        .filter(leads::id.eq_any(&lead_ids))
+        .select((leads::id, leads::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let user_names: std::collections::HashMap<String, String> = users::table
+        .filter(users::organization_id.eq(org))
+        .filter(users::id.eq_any(&user_ids))
+        .select((users::id, users::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    Ok(found
+        .into_iter()
+        .map(|conversation| InboxRow {
+            lead_name: conversation
+                .lead_id
+                .as_ref()
+                .and_then(|id| lead_names.get(id).cloned()),
+            assigned_to_name: conversation
+                .assigned_to_id
+                .as_ref()
+                .and_then(|id| user_names.get(id).cloned()),
+            conversation,
+        })
+        .collect())
+}
+
+pub fn find_conversation(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+) -> Result<Option<Conversation>, StoreError> {
+    Ok(dsl::conversations
+        .filter(dsl::organization_id.eq(org))
+        .filter(dsl::id.eq(id))
+        .load(conn)?
+        .into_iter()
+        .next())
+}
+
+/// The conversation as the inbox shows it, or not found (also for another organization's).
+pub fn find_inbox_row(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+) -> Result<InboxRow, StoreError> {
+    let found = find_conversation(conn, org, id)?.ok_or(StoreError::NotFound("conversation"))?;
+    with_names(conn, org, vec![found])?
+        .pop()
+        .ok_or(StoreError::NotFound("conversation"))
+}
+
+/// Assigns the conversation to a user of the same organization, or to nobody.
+pub fn assign_conversation(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+    user_id: Option<&str>,
+) -> Result<InboxRow, StoreError> {
+    crate::db::write_transaction(conn, |conn| {
+        if let Some(user) = user_id
+            && super::users::find_user(conn, org, user)?.is_none()
+        {
+            return Err(StoreError::NotFound("user"));
+        }
+        let changed = diesel::update(
+            dsl::conversations
+                .filter(dsl::organization_id.eq(org))
+                .filter(dsl::id.eq(id)),
+        )
+        .set((dsl::assigned_to_id.eq(user_id), dsl::updated_at.eq(now())))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        find_inbox_row(conn, org, id)
+    })
+}
+
+/// What marking a conversation read did.
+#[derive(Debug, Clone)]
+pub struct MarkedRead {
+    pub row: InboxRow,
+    /// The job sending Meta a read receipt for the last inbound message, when one was queued.
+    pub receipt_job_id: Option<String>,
+}
+
+/// Sets the unread count to 0 and, when `send_receipt`, queues a MARK_READ job for the last
+/// inbound message (read receipts mark every earlier message read too), in one transaction.
+pub fn mark_conversation_read(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+    send_receipt: bool,
+) -> Result<MarkedRead, StoreError> {
+    use crate::schema::message_logs as logs;
+    crate::db::write_transaction(conn, |conn| {
+        let conversation =
+            find_conversation(conn, org, id)?.ok_or(StoreError::NotFound("conversation"))?;
+        diesel::update(dsl::conversations.find(id))
+            .set((dsl::unread_count.eq(0), dsl::updated_at.eq(now())))
+            .execute(conn)?;
+        let last_inbound: Option<String> = if send_receipt {
+            logs::table
+                .filter(logs::organization_id.eq(org))
+                .filter(logs::conversation_id.eq(id))
+                .filter(logs::direction.eq("INBOUND"))
+                .filter(logs::external_message_id.is_not_null())
+                .order(logs::created_at.desc())
+                .select(logs::external_message_id)
+                .limit(1)
+                .load::<Option<String>>(conn)?
+                .into_iter()
+                .next()
+                .flatten()
+        } else {
+            None
+        };
+        let receipt_job_id = match last_inbound {
+            Some(wamid) => Some(queue_read_receipt(conn, org, &conversation, &wamid)?),
+            None => None,
+        };
+        Ok(MarkedRead {
+            row: find_inbox_row(conn, org, id)?,
+            receipt_job_id,
+        })
+    })
+}
+
+/// What a MARK_READ job finds in its payload.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceipt {
+    pub channel_id: String,
+    /// The wamid of the customer's message to mark read.
+    pub message_id: String,
+}
+
+/// One receipt per message: marking the same conversation read twice queues it once.
+fn queue_read_receipt(
+    conn: &mut AnyConnection,
+    org: &str,
+    conversation: &Conversation,
+    wamid: &str,
+) -> Result<String, StoreError> {
+    use crate::schema::integration_jobs as jobs_table;
+    let key = format!("mark_read:{org}:{wamid}");
+    let existing: Option<String> = jobs_table::table
+        .filter(jobs_table::idempotency_key.eq(&key))
+        .select(jobs_table::id)
+        .load(conn)?
+        .into_iter()
+        .next();
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let payload = serde_json::to_string(&ReadReceipt {
+        channel_id: conversation.channel_id.clone(),
+        message_id: wamid.to_string(),
+    })
+    .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let mut job = super::jobs::new_job(
+        switchboard_domain::job_kind::MARK_READ,
+        Some(org.to_string()),
+        payload,
+        now(),
+    );
+    job.idempotency_key = Some(key);
+    super::jobs::insert_jobs(conn, std::slice::from_ref(&job))?;
+    Ok(job.id)
+}

@@ -429,6 +429,57 @@ pub fn list_jobs(
         .load(conn)?)
 }
 
+/// One page of jobs matching `filter` (its `limit`/`offset` are ignored), newest first, and
+/// how many match.
+pub fn list_job_page(
+    conn: &mut AnyConnection,
+    filter: &JobFilter,
+    page: super::Page,
+) -> Result<(Vec<IntegrationJob>, i64), StoreError> {
+    let boxed = |filter: &JobFilter| {
+        let mut query = integration_jobs::table.into_boxed::<super::Backend>();
+        if let Some(status) = &filter.status {
+            query = query.filter(integration_jobs::status.eq(status.to_uppercase()));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(integration_jobs::kind.eq(kind.to_uppercase()));
+        }
+        if let Some(org) = &filter.organization_id {
+            query = query.filter(integration_jobs::organization_id.eq(org.clone()));
+        }
+        query
+    };
+    let total: i64 = boxed(filter).count().get_result(conn)?;
+    let found = boxed(filter)
+        .order((
+            integration_jobs::created_at.desc(),
+            integration_jobs::id.desc(),
+        ))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)?;
+    Ok((found, total))
+}
+
+/// [`retry_dead_job`] for a job of one organization (what the API offers).
+pub fn retry_org_job(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+) -> Result<IntegrationJob, StoreError> {
+    let owned = integration_jobs::table
+        .find(id)
+        .filter(integration_jobs::organization_id.eq(org))
+        .count()
+        .get_result::<i64>(conn)?;
+    if owned == 0 {
+        return Err(StoreError::NotFound("job"));
+    }
+    let job = retry_dead_job(conn, id, crate::models::now())?;
+    announce_jobs(conn)?;
+    Ok(job)
+}
+
 /// Deletes DONE jobs finished before `before` (the event log itself is never pruned here).
 pub fn prune_finished_jobs(
     conn: &mut AnyConnection,

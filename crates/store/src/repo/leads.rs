@@ -147,3 +147,112 @@ pub fn find_lead(
         .into_iter()
         .next())
 }
+
+/// What a lead may be set to besides its stage (the seed's statuses).
+pub const LEAD_STATUSES: [&str; 4] = ["ACTIVE", "WON", "LOST", "ARCHIVED"];
+
+/// Filters of the lead list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    /// Part of the name or the phone.
+    pub search: Option<String>,
+    pub stage_id: Option<String>,
+}
+
+fn filtered<'a>(
+    org: &'a str,
+    filter: &'a LeadFilter,
+) -> crate::schema::leads::BoxedQuery<'a, super::Backend> {
+    let mut query = dsl::leads.filter(dsl::organization_id.eq(org)).into_boxed();
+    if let Some(stage) = &filter.stage_id {
+        query = query.filter(dsl::stage_id.eq(stage));
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let pattern = super::contains_pattern(search);
+        let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+        let by_name = super::lower(dsl::name).like(pattern).escape('\\');
+        query = if digits.is_empty() {
+            query.filter(by_name)
+        } else {
+            query.filter(by_name.or(dsl::phone.like(format!("%{digits}%"))))
+        };
+    }
+    query
+}
+
+/// One page of the organization's leads, newest first, and how many match.
+pub fn list_lead_page(
+    conn: &mut AnyConnection,
+    org: &str,
+    filter: &LeadFilter,
+    page: super::Page,
+) -> Result<(Vec<Lead>, i64), StoreError> {
+    let total: i64 = filtered(org, filter).count().get_result(conn)?;
+    let found = filtered(org, filter)
+        .order((dsl::created_at.desc(), dsl::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)?;
+    Ok((found, total))
+}
+
+/// Changes to a lead; `None` leaves a field as it is (`Some(None)` clears the assignee).
+#[derive(Debug, Clone, Default)]
+pub struct LeadChanges {
+    pub name: Option<String>,
+    pub stage_id: Option<String>,
+    pub status: Option<String>,
+    pub assigned_to_id: Option<Option<String>>,
+}
+
+/// Applies `changes` after checking that the stage and the assignee belong to the organization
+/// (a stage also moves the lead to that stage's pipeline).
+pub fn update_lead(
+    conn: &mut AnyConnection,
+    org: &str,
+    id: &str,
+    changes: &LeadChanges,
+) -> Result<Lead, StoreError> {
+    use crate::schema::stages;
+    crate::db::write_transaction(conn, |conn| {
+        let mut lead = find_lead(conn, org, id)?.ok_or(StoreError::NotFound("lead"))?;
+        if let Some(stage_id) = &changes.stage_id {
+            let pipeline: String = stages::table
+                .filter(stages::organization_id.eq(org))
+                .filter(stages::id.eq(stage_id))
+                .select(stages::pipeline_id)
+                .load(conn)?
+                .into_iter()
+                .next()
+                .ok_or(StoreError::NotFound("stage"))?;
+            lead.stage_id = Some(stage_id.clone());
+            lead.pipeline_id = Some(pipeline);
+        }
+        if let Some(Some(user)) = &changes.assigned_to_id
+            && super::users::find_user(conn, org, user)?.is_none()
+        {
+            return Err(StoreError::NotFound("user"));
+        }
+        if let Some(assignee) = &changes.assigned_to_id {
+            lead.assigned_to_id = assignee.clone();
+        }
+        if let Some(name) = &changes.name {
+            lead.name = name.trim().to_string();
+        }
+        if let Some(status) = &changes.status {
+            lead.status = status.clone();
+        }
+        lead.updated_at = now();
+        diesel::update(dsl::leads.find(id))
+            .set((
+                dsl::name.eq(&lead.name),
+                dsl::stage_id.eq(&lead.stage_id),
+                dsl::pipeline_id.eq(&lead.pipeline_id),
+                dsl::status.eq(&lead.status),
+                dsl::assigned_to_id.eq(&lead.assigned_to_id),
+                dsl::updated_at.eq(lead.updated_at),
+            ))
+            .execute(conn)?;
+        Ok(lead)
+    })
+}

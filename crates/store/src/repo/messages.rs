@@ -224,3 +224,44 @@ pub fn list_messages(conn: &mut AnyConnection, org: &str) -> Result<Vec<MessageL
 pub fn meta_time(unix_seconds: i64) -> NaiveDateTime {
     chrono::DateTime::from_timestamp(unix_seconds, 0).map_or_else(now, |t| t.naive_utc())
 }
+
+/// Filters of the message list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub conversation_id: Option<String>,
+    pub lead_id: Option<String>,
+}
+
+fn filtered<'a>(
+    org: &'a str,
+    filter: &'a MessageFilter,
+) -> crate::schema::message_logs::BoxedQuery<'a, super::Backend> {
+    use crate::schema::message_logs as logs;
+    let mut query = logs::table
+        .filter(logs::organization_id.eq(org))
+        .into_boxed();
+    if let Some(id) = &filter.conversation_id {
+        query = query.filter(logs::conversation_id.eq(id));
+    }
+    if let Some(id) = &filter.lead_id {
+        query = query.filter(logs::lead_id.eq(id));
+    }
+    query
+}
+
+/// One page of the organization's messages, newest first, and how many match.
+pub fn list_message_page(
+    conn: &mut AnyConnection,
+    org: &str,
+    filter: &MessageFilter,
+    page: super::Page,
+) -> Result<(Vec<MessageLog>, i64), StoreError> {
+    use crate::schema::message_logs as logs;
+    let total: i64 = filtered(org, filter).count().get_result(conn)?;
+    let found = filtered(org, filter)
+        .order((logs::created_at.desc(), logs::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)?;
+    Ok((found, total))
+}

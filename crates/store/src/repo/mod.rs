@@ -24,6 +24,35 @@ macro_rules! insert_ignoring_conflicts {
     };
 }
 
+/// One page of a list: `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The backend of [`crate::AnyConnection`], for boxed queries whose filters depend on input.
+pub type Backend = <crate::AnyConnection as diesel::Connection>::Backend;
+
+diesel::define_sql_function!(
+    /// SQL `lower()`: both backends have it; searches compare lower-cased text.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
+
+/// A `LIKE` pattern matching `needle` anywhere, lower-cased, with `%`, `_` and `\\` escaped
+/// (queries use `.escape('\\')`), so a search for "50%" means those characters.
+pub fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in needle.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 pub mod channels;
 pub mod contacts;
 pub mod conversations;

@@ -41,3 +41,53 @@ pub fn list_notes(
         .order(dsl::created_at.asc())
         .load(conn)?)
 }
+
+/// A note an agent writes on a lead (the lead must be the organization's).
+pub fn insert_note(
+    conn: &mut AnyConnection,
+    org: &str,
+    lead_id: &str,
+    author_user_id: &str,
+    content: &str,
+    is_private: bool,
+) -> Result<Note, StoreError> {
+    crate::db::write_transaction(conn, |conn| {
+        if super::leads::find_lead(conn, org, lead_id)?.is_none() {
+            return Err(StoreError::NotFound("lead"));
+        }
+        let note = Note {
+            id: new_id(),
+            organization_id: org.to_string(),
+            lead_id: lead_id.to_string(),
+            author_user_id: Some(author_user_id.to_string()),
+            content: content.to_string(),
+            is_private,
+            source: "api".to_string(),
+            source_ref: None,
+            created_at: now(),
+        };
+        diesel::insert_into(dsl::notes)
+            .values(&note)
+            .execute(conn)?;
+        Ok(note)
+    })
+}
+
+/// One page of a lead's notes, newest first, and how many it has.
+pub fn list_note_page(
+    conn: &mut AnyConnection,
+    org: &str,
+    lead_id: &str,
+    page: super::Page,
+) -> Result<(Vec<Note>, i64), StoreError> {
+    let of_lead = dsl::notes
+        .filter(dsl::organization_id.eq(org))
+        .filter(dsl::lead_id.eq(lead_id));
+    let total: i64 = of_lead.count().get_result(conn)?;
+    let found = of_lead
+        .order((dsl::created_at.desc(), dsl::id.desc()))
+        .limit(page.limit)
+        .offset(page.offset)
+        .load(conn)?;
+    Ok((found, total))
+}

@@ -159,3 +159,39 @@ mod tests {
         assert!(validate_slug("a b").is_err());
     }
 }
+
+/// The organization's settings (defaults for anything never set).
+pub fn settings_of(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<switchboard_domain::settings::OrgSettings, StoreError> {
+    let stored: String = dsl::organizations
+        .find(id)
+        .select(dsl::settings)
+        .load(conn)?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound("organization"))?;
+    Ok(switchboard_domain::settings::OrgSettings::from_stored(
+        &stored,
+    ))
+}
+
+/// Applies `patch` (camelCase fields of `OrgSettings`) and returns the settings now in force.
+pub fn update_settings(
+    conn: &mut AnyConnection,
+    id: &str,
+    patch: &serde_json::Value,
+) -> Result<switchboard_domain::settings::OrgSettings, StoreError> {
+    crate::db::write_transaction(conn, |conn| {
+        let settings = settings_of(conn, id)?
+            .patched(patch)
+            .map_err(|e| StoreError::Invalid(format!("settings: {e}")))?;
+        let json =
+            serde_json::to_string(&settings).map_err(|e| StoreError::Internal(e.to_string()))?;
+        diesel::update(dsl::organizations.find(id))
+            .set((dsl::settings.eq(json), dsl::updated_at.eq(now())))
+            .execute(conn)?;
+        Ok(settings)
+    })
+}

@@ -65,3 +65,28 @@ pub fn list_stages(
         .order(stages::position.asc())
         .load(conn)?)
 }
+
+/// The organization's pipelines (the default first), each with its stages in order.
+pub fn list_pipelines(
+    conn: &mut AnyConnection,
+    organization_id: &str,
+) -> Result<Vec<(Pipeline, Vec<Stage>)>, StoreError> {
+    let found: Vec<Pipeline> = pipelines::table
+        .filter(pipelines::organization_id.eq(organization_id))
+        .order((pipelines::is_default.desc(), pipelines::created_at.asc()))
+        .load(conn)?;
+    let mut all_stages: Vec<Stage> = stages::table
+        .filter(stages::organization_id.eq(organization_id))
+        .order((stages::pipeline_id.asc(), stages::position.asc()))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|pipeline| {
+            let (mine, rest) = all_stages
+                .drain(..)
+                .partition(|s| s.pipeline_id == pipeline.id);
+            all_stages = rest;
+            (pipeline, mine)
+        })
+        .collect())
+}
