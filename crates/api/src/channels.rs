@@ -6,22 +6,33 @@ use switchboard_store::repo::channels;
 
 use crate::Api;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ChannelView {
+pub struct ChannelView {
     id: String,
     name: String,
     phone_number_id: String,
     display_phone_number: Option<String>,
     waba_id: Option<String>,
     messages_per_second: i32,
+    /// ACTIVE, or PAUSED when Meta refused the channel (see statusReason for what to do).
     status: String,
     status_reason: Option<String>,
     quality_rating: Option<String>,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelList {
+    pub data: Vec<ChannelView>,
+    pub total: usize,
+}
+
+/// The organization's WhatsApp numbers and their health.
+#[utoipa::path(get, path = "/api/integrations/whatsapp/channels", tag = "sending",
+    responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list(api: web::Data<Api>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let org = caller.organization_id.clone();
     let found = api
@@ -42,6 +53,8 @@ pub async fn list(api: web::Data<Api>, caller: Caller) -> Result<HttpResponse, A
             quality_rating: c.quality_rating,
         })
         .collect();
-    let total = data.len();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "total": total })))
+    Ok(HttpResponse::Ok().json(ChannelList {
+        total: data.len(),
+        data,
+    }))
 }

@@ -24,17 +24,26 @@ pub enum ApiError {
     WindowClosed(String),
     #[error("{0}")]
     NoChannel(String),
+    /// The request clashes with what exists (a duplicate name).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed, but a business rule refuses it; `code` says which rule.
+    #[error("{message}")]
+    Rule { code: &'static str, message: String },
     #[error("the database is not available right now; try again in a moment")]
     Unavailable,
     #[error("something went wrong on our side; it was logged")]
     Internal,
 }
 
-#[derive(Serialize)]
+/// Every error answer: a stable code to branch on and a sentence for a person.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ErrorBody<'a> {
-    error_code: &'a str,
-    message: String,
+pub struct ErrorBody {
+    /// e.g. UNAUTHORIZED, FORBIDDEN_ROLE, VALIDATION_ERROR, NOT_FOUND, CONFLICT, WINDOW_CLOSED
+    #[schema(example = "VALIDATION_ERROR")]
+    pub error_code: String,
+    pub message: String,
 }
 
 impl ApiError {
@@ -48,6 +57,8 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::WindowClosed(_) => "WINDOW_CLOSED",
             ApiError::NoChannel(_) => "NO_CHANNEL",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Rule { code, .. } => code,
             ApiError::Unavailable => "STORAGE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_ERROR",
         }
@@ -63,7 +74,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Validation(_) | ApiError::InvalidPhone(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::WindowClosed(_) | ApiError::NoChannel(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::WindowClosed(_) | ApiError::NoChannel(_) | ApiError::Rule { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -71,7 +85,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code()).json(ErrorBody {
-            error_code: self.code(),
+            error_code: self.code().to_string(),
             message: self.to_string(),
         })
     }
@@ -81,9 +95,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            StoreError::Invalid(message) | StoreError::Conflict(message) => {
-                ApiError::Validation(message)
-            }
+            StoreError::Invalid(message) => ApiError::Validation(message),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::Connect(_) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable
@@ -94,6 +107,24 @@ impl From<StoreError> for ApiError {
             }
         }
     }
+}
+
+/// Query strings and path segments that do not parse get the same error shape as the rest.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::Validation(format!(
+        "the query string is not valid for this request: {err}"
+    ))
+    .into()
+}
+
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::Validation(format!("the path is not valid for this request: {err}")).into()
 }
 
 /// Bodies that are not JSON, or not the right JSON, get the same error shape as the rest.

@@ -5,7 +5,14 @@
 pub mod auth;
 pub mod channels;
 pub mod error;
+pub mod inbox;
+pub mod leads;
+pub mod openapi;
+pub mod ops;
+pub mod page;
+pub mod people;
 pub mod send;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -35,6 +42,8 @@ pub struct Api {
     /// people rarely touch the same rows, and racing ones are resolved by unique keys).
     queues: Vec<GroupCommit<QueueSend>>,
     next: std::sync::atomic::AtomicUsize,
+    /// The runner of this process, told when jobs were queued (None: a separate runner).
+    wake: Option<Arc<Notify>>,
 }
 
 impl Api {
@@ -44,7 +53,7 @@ impl Api {
         settings: ApiSettings,
         wake: Option<Arc<Notify>>,
     ) -> Result<Self, StoreError> {
-        let on_commit = wake.map(|wake| {
+        let on_commit = wake.clone().map(|wake| {
             Arc::new(move |outputs: &[Result<Queued, String>]| {
                 if outputs.iter().any(|o| o.as_ref().is_ok_and(|q| q.created)) {
                     wake.notify_one();
@@ -60,7 +69,16 @@ impl Api {
             settings,
             queues,
             next: Default::default(),
+            wake,
         })
+    }
+
+    /// Jobs were committed: start a runner in this process now rather than at its next poll
+    /// (runners elsewhere hear PostgreSQL's NOTIFY).
+    pub fn wake(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
+        }
     }
 
     pub async fn queue(&self, new: NewOutbound) -> Result<Queued, ApiError> {
@@ -95,16 +113,103 @@ impl Batch for QueueSend {
     }
 }
 
-/// Mounts the API's routes.
+/// Times are stored as UTC without a zone; answers say so (`…Z`).
+pub(crate) fn utc(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    at.and_utc()
+}
+
+/// Largest JSON body the API reads (a template with its components is the biggest).
+const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// Mounts the API's routes. Literal paths come before `{id}` ones that could match them.
 pub fn configure(cfg: &mut web::ServiceConfig, api: web::Data<Api>) {
+    const WA: &str = "/api/integrations/whatsapp";
+    const CONVERSATIONS: &str = "/api/integrations/conversations";
     cfg.app_data(api)
-        .app_data(web::JsonConfig::default().error_handler(error::json_error))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_JSON_BYTES)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/api/openapi.json", web::get().to(openapi::document))
+        .route("/docs", web::get().to(openapi::page))
+        // Access
+        .route("/api/tokens", web::get().to(people::list_tokens))
+        .route("/api/tokens", web::post().to(people::create_token))
+        .route("/api/tokens/{id}", web::delete().to(people::revoke_token))
+        .route("/api/users", web::get().to(people::list_users))
+        .route("/api/users", web::post().to(people::create_user))
+        .route("/api/settings", web::get().to(people::get_settings))
+        .route("/api/settings", web::patch().to(people::update_settings))
+        // Inbox
+        .route(CONVERSATIONS, web::get().to(inbox::list_conversations))
         .route(
-            "/api/integrations/whatsapp/send",
-            web::post().to(send::send),
+            &format!("{CONVERSATIONS}/{{id}}"),
+            web::get().to(inbox::get_conversation),
         )
         .route(
-            "/api/integrations/whatsapp/channels",
-            web::get().to(channels::list),
+            &format!("{CONVERSATIONS}/{{id}}/messages"),
+            web::get().to(inbox::conversation_messages),
+        )
+        .route(
+            &format!("{CONVERSATIONS}/{{id}}/assign"),
+            web::patch().to(inbox::assign),
+        )
+        .route(
+            &format!("{CONVERSATIONS}/{{id}}/mark-read"),
+            web::patch().to(inbox::mark_read),
+        )
+        .route(
+            "/api/integrations/messages",
+            web::get().to(inbox::list_messages),
+        )
+        // Sending and templates
+        .route(&format!("{WA}/send"), web::post().to(send::send))
+        .route(&format!("{WA}/channels"), web::get().to(channels::list))
+        .route(&format!("{WA}/templates"), web::get().to(templates::list))
+        .route(
+            &format!("{WA}/templates"),
+            web::post().to(templates::create),
+        )
+        .route(
+            &format!("{WA}/templates/send"),
+            web::post().to(templates::send_template),
+        )
+        .route(
+            &format!("{WA}/templates/sync"),
+            web::post().to(templates::sync),
+        )
+        .route(
+            &format!("{WA}/templates/{{id}}"),
+            web::get().to(templates::get),
+        )
+        .route(
+            &format!("{WA}/templates/{{id}}"),
+            web::patch().to(templates::update),
+        )
+        .route(
+            &format!("{WA}/templates/{{id}}"),
+            web::delete().to(templates::disable),
+        )
+        .route(
+            &format!("{WA}/templates/{{id}}/submit"),
+            web::post().to(templates::submit),
+        )
+        // Leads
+        .route("/api/leads", web::get().to(leads::list))
+        .route("/api/leads/{id}", web::get().to(leads::get))
+        .route("/api/leads/{id}", web::patch().to(leads::update))
+        .route("/api/leads/{id}/notes", web::get().to(leads::list_notes))
+        .route("/api/leads/{id}/notes", web::post().to(leads::create_note))
+        .route("/api/pipelines", web::get().to(leads::list_pipelines))
+        // Operations
+        .route("/api/integrations/jobs", web::get().to(ops::list_jobs))
+        .route(
+            "/api/integrations/jobs/{id}/retry",
+            web::post().to(ops::retry_job),
         );
 }

@@ -14,19 +14,32 @@ use switchboard_store::{AnyConnection, StoreError};
 
 use crate::Api;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-#[derive(Serialize)]
+/// A queued send: the message's id to follow its status, and the job that sends it.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SendAccepted {
-    job_id: String,
-    message_log_id: String,
-    status: String,
+pub struct SendAccepted {
+    pub job_id: String,
+    pub message_log_id: String,
+    /// QUEUED at first; then SENT, DELIVERED, READ or FAILED.
+    pub status: String,
 }
 
+/// Sends a message: the seed's `{"toPhone","text","leadId"}`, or `{"toPhone","type":"image",
+/// "image":{…}}` with the object named by `type` in Meta's shape (text, image, video, audio,
+/// document, sticker, interactive, reaction, template). Free-form messages need the customer's
+/// 24-hour window open. Answers 202 once the message and its job are stored.
+#[utoipa::path(post, path = "/api/integrations/whatsapp/send", tag = "sending",
+    request_body(content = Object, description = "The message", example = json!({"toPhone": "573103055424", "text": "Hola"})),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, 1–255 characters")),
+    responses((status = 202, body = SendAccepted), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "WINDOW_CLOSED or NO_CHANNEL")),
+    security(("bearer" = [])))]
 pub async fn send(
     api: web::Data<Api>,
     caller: Caller,
@@ -35,19 +48,53 @@ pub async fn send(
 ) -> Result<HttpResponse, ApiError> {
     let request = SendRequest::parse(&body)?;
     let idempotency_key = idempotency_key(&req)?;
-    // Channel, lead, phone and window are checked in one visit to the database.
-    let (org, default_cc) = (
-        caller.organization_id.clone(),
-        api.settings.default_country_code.clone(),
-    );
-    let (channel_id, lead_id, raw_to) = (
+    let (channel, to) = resolve_recipient(
+        &api,
+        &caller,
         request.channel_id.clone(),
         request.lead_id.clone(),
         request.to.clone(),
-    );
-    let free_form = request.content.needs_open_window();
-    let (channel, to) = api
-        .db
+        request.content.needs_open_window(),
+    )
+    .await?;
+    let new = NewOutbound {
+        organization_id: caller.organization_id.clone(),
+        channel,
+        to,
+        content: request.content,
+        lead_id: request.lead_id,
+        reply_to: request.reply_to,
+        idempotency_key,
+    };
+    let queued: Queued = api.queue(new).await?;
+    Ok(accepted(queued))
+}
+
+/// 202 with the queued message; a replayed idempotency key says so in a header.
+pub(crate) fn accepted(queued: Queued) -> HttpResponse {
+    let mut response = HttpResponse::Accepted();
+    if !queued.created {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(SendAccepted {
+        job_id: queued.job.id,
+        message_log_id: queued.message.id,
+        status: queued.message.status,
+    })
+}
+
+/// The channel to send from and the recipient's number, checked in one visit to the database.
+pub(crate) async fn resolve_recipient(
+    api: &Api,
+    caller: &Caller,
+    channel_id: Option<String>,
+    lead_id: Option<String>,
+    raw_to: String,
+    free_form: bool,
+) -> Result<(Channel, String), ApiError> {
+    let org = caller.organization_id.clone();
+    let default_cc = api.settings.default_country_code.clone();
+    api.db
         .run(move |c| {
             recipient(
                 c,
@@ -59,26 +106,7 @@ pub async fn send(
                 free_form,
             )
         })
-        .await??;
-    let new = NewOutbound {
-        organization_id: caller.organization_id.clone(),
-        channel,
-        to,
-        content: request.content,
-        lead_id: request.lead_id,
-        reply_to: request.reply_to,
-        idempotency_key,
-    };
-    let queued: Queued = api.queue(new).await?;
-    let mut response = HttpResponse::Accepted();
-    if !queued.created {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    Ok(response.json(SendAccepted {
-        job_id: queued.job.id,
-        message_log_id: queued.message.id,
-        status: queued.message.status,
-    }))
+        .await?
 }
 
 /// The channel to send from and the recipient's E.164 number, once the lead (if named)
@@ -157,7 +185,7 @@ fn window_closed(last_inbound: Option<chrono::NaiveDateTime>) -> ApiError {
     ))
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };

@@ -179,17 +179,13 @@ async fn serve_http(
         writer,
         settings,
     });
-    let ready_db = web::Data::new(db);
     let metrics = web::Data::new(metrics);
 
     let server = HttpServer::new(move || {
         App::new()
             .configure(|cfg| switchboard_ingest::configure(cfg, ingest.clone()))
             .configure(|cfg| switchboard_api::configure(cfg, api.clone()))
-            .app_data(ready_db.clone())
             .app_data(metrics.clone())
-            .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(render_metrics))
     })
     .workers(config.http_workers)
@@ -239,26 +235,6 @@ fn install_metrics() -> Result<PrometheusHandle> {
         }
     });
     Ok(handle)
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
-}
-
-/// Ready when the database answers.
-async fn readyz(db: web::Data<Db>) -> HttpResponse {
-    let ping = db
-        .run(|conn| {
-            use diesel::connection::SimpleConnection;
-            conn.batch_execute("SELECT 1").map_err(Into::into)
-        })
-        .await;
-    match ping {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Err(e) => HttpResponse::ServiceUnavailable().json(
-            serde_json::json!({ "errorCode": "DATABASE_UNAVAILABLE", "message": e.to_string() }),
-        ),
-    }
 }
 
 async fn render_metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {

@@ -1,4 +1,6 @@
 //! API tests on SQLite and, when SWITCHBOARD_TEST_DATABASE_URL is set, PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod matrix;
 mod send;
+mod world;

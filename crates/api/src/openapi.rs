@@ -1,0 +1,85 @@
+//! The API's contract: an OpenAPI 3 document generated from the handlers and types (so it
+//! cannot drift from the code), and a reference page that reads it, served from the binary.
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{channels, inbox, leads, ops, people, send, templates};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "WhatsApp Business for your CRM, helpdesk and servers. Every route under /api \
+            needs `Authorization: Bearer <token>` (create one with `switchboard token create` or \
+            POST /api/tokens). Errors are `{\"errorCode\", \"message\"}`; lists are \
+            `{\"data\", \"total\", \"page\", \"limit\"}`. An id of another organization answers \
+            404, like one that does not exist.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        inbox::list_conversations, inbox::get_conversation, inbox::conversation_messages,
+        inbox::assign, inbox::mark_read, inbox::list_messages,
+        send::send, channels::list,
+        templates::list, templates::create, templates::get, templates::update,
+        templates::disable, templates::send_template, templates::sync, templates::submit,
+        leads::list, leads::get, leads::update, leads::list_notes, leads::create_note,
+        leads::list_pipelines,
+        people::list_users, people::create_user, people::list_tokens, people::create_token,
+        people::revoke_token, people::get_settings, people::update_settings,
+        ops::list_jobs, ops::retry_job, ops::healthz, ops::readyz,
+    ),
+    tags(
+        (name = "inbox", description = "Conversations and their messages"),
+        (name = "sending", description = "Messages to customers, and the numbers they go from"),
+        (name = "templates", description = "Message templates: written, submitted, synced, sent"),
+        (name = "leads", description = "Leads, notes and pipelines"),
+        (name = "access", description = "Users, API tokens and settings"),
+        (name = "operations", description = "Jobs, health and readiness"),
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token of a user of the organization"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as JSON, built once.
+pub fn json() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
+    })
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json())
+}
+
+/// `/docs`: a page that renders `/api/openapi.json` (no CDN: it is all in this file).
+pub async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("../assets/docs.html"))
+}
