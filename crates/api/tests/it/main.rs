@@ -1,6 +1,11 @@
 //! API tests on SQLite and, when SWITCHBOARD_TEST_DATABASE_URL is set, PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod inbox;
+mod leads;
 mod matrix;
+mod ops;
+mod people;
 mod send;
+mod templates;
 mod world;
