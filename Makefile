@@ -55,3 +55,8 @@ bench-runner: ## job runner: no-op drain, PROCESS_WEBHOOK projection rate, ack-t
 		./target/release/bench-runner --scenario webhooks --backend postgres --count 50000 && \
 		./target/release/bench-runner --scenario latency --backend postgres --count 10000 --rate 1000; \
 	else echo "skipped: PostgreSQL (set SWITCHBOARD_TEST_DATABASE_URL)"; fi
+
+.PHONY: fuzz-api
+fuzz-api: ## Fuzz the REST API with schemathesis against a running server (expects no 5xx)
+	$(CARGO) build -p switchboard-cli
+	./scripts/fuzz-api

@@ -30,7 +30,7 @@ pub struct ChannelList {
 }
 
 /// The organization's WhatsApp numbers and their health.
-#[utoipa::path(get, path = "/api/integrations/whatsapp/channels", tag = "sending",
+#[utoipa::path(get, path = "/api/integrations/whatsapp/channels", tag = "sending", operation_id = "listChannels",
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(api: web::Data<Api>, caller: Caller) -> Result<HttpResponse, ApiError> {

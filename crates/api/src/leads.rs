@@ -62,7 +62,7 @@ pub struct LeadQuery {
 }
 
 /// The organization's leads, newest first.
-#[utoipa::path(get, path = "/api/leads", tag = "leads", params(LeadQuery, PageQuery),
+#[utoipa::path(get, path = "/api/leads", tag = "leads", operation_id = "listLeads", params(LeadQuery, PageQuery),
     responses((status = 200, body = Paged<LeadView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -86,7 +86,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Paged::new(rows, total, request, LeadView::from)))
 }
 
-#[utoipa::path(get, path = "/api/leads/{id}", tag = "leads",
+#[utoipa::path(get, path = "/api/leads/{id}", tag = "leads", operation_id = "getLead",
     params(("id" = String, Path, description = "Lead id")),
     responses((status = 200, body = LeadView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)),
@@ -112,6 +112,7 @@ pub struct UpdateLead {
     /// A stage of one of the organization's pipelines (the lead moves to that pipeline).
     pub stage_id: Option<String>,
     /// ACTIVE, WON, LOST or ARCHIVED
+    #[schema(pattern = "^(?i)(ACTIVE|WON|LOST|ARCHIVED)$")]
     pub status: Option<String>,
     /// A user of the organization; null unassigns.
     #[serde(default, deserialize_with = "present")]
@@ -125,7 +126,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 }
 
 /// Renames a lead, moves it to a stage, sets its status or assignee.
-#[utoipa::path(patch, path = "/api/leads/{id}", tag = "leads",
+#[utoipa::path(patch, path = "/api/leads/{id}", tag = "leads", operation_id = "updateLead",
     params(("id" = String, Path, description = "Lead id")),
     request_body = UpdateLead,
     responses((status = 200, body = LeadView), (status = 400, body = ErrorBody),
@@ -215,7 +216,7 @@ impl From<Note> for NoteView {
 }
 
 /// A lead's notes, newest first.
-#[utoipa::path(get, path = "/api/leads/{id}/notes", tag = "leads",
+#[utoipa::path(get, path = "/api/leads/{id}/notes", tag = "leads", operation_id = "listNotes",
     params(("id" = String, Path, description = "Lead id"), PageQuery),
     responses((status = 200, body = Paged<NoteView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -242,13 +243,14 @@ pub async fn list_notes(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateNote {
+    #[schema(min_length = 1, max_length = 10000)]
     pub content: String,
     #[serde(default)]
     pub is_private: bool,
 }
 
 /// Adds a note to a lead, written by the token's user.
-#[utoipa::path(post, path = "/api/leads/{id}/notes", tag = "leads",
+#[utoipa::path(post, path = "/api/leads/{id}/notes", tag = "leads", operation_id = "createNote",
     params(("id" = String, Path, description = "Lead id")),
     request_body = CreateNote,
     responses((status = 201, body = NoteView), (status = 400, body = ErrorBody),
@@ -316,7 +318,7 @@ pub struct PipelineList {
 }
 
 /// The organization's pipelines (the default first) with their stages in order.
-#[utoipa::path(get, path = "/api/pipelines", tag = "leads",
+#[utoipa::path(get, path = "/api/pipelines", tag = "leads", operation_id = "listPipelines",
     responses((status = 200, body = PipelineList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_pipelines(api: web::Data<Api>, caller: Caller) -> Result<HttpResponse, ApiError> {

@@ -63,10 +63,11 @@ pub async fn list_users(api: web::Data<Api>, caller: Caller) -> Result<HttpRespo
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub email: Option<String>,
     /// OWNER, ADMIN, MANAGER or SELLER; not above the caller's own role.
-    #[schema(value_type = String, example = "SELLER")]
+    #[schema(value_type = String, example = "SELLER", pattern = "^(?i)(OWNER|ADMIN|MANAGER|SELLER)$")]
     pub role: String,
 }
 
@@ -187,6 +188,7 @@ pub async fn list_tokens(api: web::Data<Api>, caller: Caller) -> Result<HttpResp
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateToken {
     /// What the token is for, e.g. "CRM sync".
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The user the token acts as (default: the caller); not one above the caller's role.
     pub user_id: Option<String>,

@@ -84,7 +84,7 @@ pub struct TemplateQuery {
 }
 
 /// The organization's templates by name and language.
-#[utoipa::path(get, path = "/api/integrations/whatsapp/templates", tag = "templates",
+#[utoipa::path(get, path = "/api/integrations/whatsapp/templates", tag = "templates", operation_id = "listTemplates",
     params(TemplateQuery, PageQuery),
     responses((status = 200, body = Paged<TemplateView>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody)),
@@ -110,7 +110,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Paged::new(rows, total, request, TemplateView::from)))
 }
 
-#[utoipa::path(get, path = "/api/integrations/whatsapp/templates/{id}", tag = "templates",
+#[utoipa::path(get, path = "/api/integrations/whatsapp/templates/{id}", tag = "templates", operation_id = "getTemplate",
     params(("id" = String, Path, description = "Template id")),
     responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)),
@@ -136,12 +136,15 @@ async fn find(api: &Api, caller: &Caller, id: String) -> Result<Template, ApiErr
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTemplate {
     /// Lowercase letters, digits and underscores, up to 512.
-    #[schema(example = "order_update")]
+    #[schema(example = "order_update", pattern = "^[a-z0-9_]{1,512}$")]
     pub name: String,
     #[schema(example = "en_US")]
     pub language: String,
     /// MARKETING, UTILITY or AUTHENTICATION
-    #[schema(example = "UTILITY")]
+    #[schema(
+        example = "UTILITY",
+        pattern = "^(?i)(MARKETING|UTILITY|AUTHENTICATION)$"
+    )]
     pub category: String,
     /// Meta's components: `[{"type":"BODY","text":"Hi {{1}}, order {{2}} shipped"}]`.
     #[schema(value_type = Vec<Object>)]
@@ -151,7 +154,7 @@ pub struct CreateTemplate {
 }
 
 /// Writes a template (status PENDING until Meta approves it; submit it with `/submit`).
-#[utoipa::path(post, path = "/api/integrations/whatsapp/templates", tag = "templates",
+#[utoipa::path(post, path = "/api/integrations/whatsapp/templates", tag = "templates", operation_id = "createTemplate",
     request_body = CreateTemplate,
     responses((status = 201, body = TemplateView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -211,7 +214,7 @@ pub struct UpdateTemplate {
 }
 
 /// Changes a template's category or components; it goes back to PENDING (Meta reviews edits).
-#[utoipa::path(patch, path = "/api/integrations/whatsapp/templates/{id}", tag = "templates",
+#[utoipa::path(patch, path = "/api/integrations/whatsapp/templates/{id}", tag = "templates", operation_id = "updateTemplate",
     params(("id" = String, Path, description = "Template id")),
     request_body = UpdateTemplate,
     responses((status = 200, body = TemplateView), (status = 400, body = ErrorBody),
@@ -258,7 +261,7 @@ pub async fn update(
 }
 
 /// Disables a template (kept for the messages that used it; status DISABLED).
-#[utoipa::path(delete, path = "/api/integrations/whatsapp/templates/{id}", tag = "templates",
+#[utoipa::path(delete, path = "/api/integrations/whatsapp/templates/{id}", tag = "templates", operation_id = "disableTemplate",
     params(("id" = String, Path, description = "Template id")),
     responses((status = 200, body = TemplateView), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),

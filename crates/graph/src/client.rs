@@ -138,11 +138,16 @@ impl GraphClient {
         token: &str,
         request: RequestBuilder,
     ) -> Result<Response, GraphError> {
-        let response = request
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| GraphError::transport(what, e).redact(token))?;
+        let started = std::time::Instant::now();
+        let sent = request.bearer_auth(token).send().await;
+        let outcome = match &sent {
+            Ok(r) if r.status().is_success() => "ok",
+            Ok(_) => "refused",
+            Err(_) => "unreachable",
+        };
+        metrics::histogram!("switchboard_graph_request_seconds", "call" => what.to_string(), "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        let response = sent.map_err(|e| GraphError::transport(what, e).redact(token))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use switchboard_domain::JobStatus;
 use switchboard_domain::backoff::Backoff;
 use switchboard_store::models::{IntegrationJob, now};
 use switchboard_store::repo::jobs as queue;
@@ -354,8 +355,10 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let mut recover = tokio::time::interval(Duration::from_secs(5));
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     let mut sweep = tokio::time::interval(STATUS_SWEEP);
+    let mut depth = tokio::time::interval(QUEUE_DEPTH_EVERY);
     loop {
         tokio::select! {
+            _ = depth.tick() => report_queue_depth(&shared).await,
             _ = renew.tick() => {
                 let ids = shared.in_flight_ids();
                 if ids.is_empty() { continue; }
@@ -386,6 +389,25 @@ async fn maintain(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             }
             _ = stopped.changed() => return,
         }
+    }
+}
+
+/// How often the queue's depth is read for `/metrics`.
+const QUEUE_DEPTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Sets `switchboard_jobs_open{status}`: jobs waiting, running and dead, across all runners.
+async fn report_queue_depth(shared: &Shared) {
+    match shared.db.run(queue::count_open_jobs).await {
+        Ok(counts) => {
+            for status in [JobStatus::Pending, JobStatus::Running, JobStatus::Dead] {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!("switchboard_jobs_open", "status" => status.as_str()).set(n as f64);
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "could not read the queue depth"),
     }
 }
 

@@ -493,6 +493,21 @@ pub fn prune_finished_jobs(
     .execute(conn)?)
 }
 
+/// How many jobs are PENDING, RUNNING and DEAD: the queue's depth, read through the status
+/// index without touching the (many) finished jobs.
+pub fn count_open_jobs(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    let open = [
+        JobStatus::Pending.as_str(),
+        JobStatus::Running.as_str(),
+        JobStatus::Dead.as_str(),
+    ];
+    Ok(integration_jobs::table
+        .filter(integration_jobs::status.eq_any(open))
+        .group_by(integration_jobs::status)
+        .select((integration_jobs::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
 /// How many jobs wait in each status (for metrics and `jobs list`).
 pub fn count_jobs_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(integration_jobs::table
