@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod inbox;
 mod ingest;
 mod outbound;
 mod runner;

@@ -188,7 +188,10 @@ impl GraphError {
                 message: error
                     .message
                     .unwrap_or_else(|| format!("Graph API error (HTTP {})", status.as_u16())),
-                details: error.error_data.as_ref().and_then(details_of),
+                details: error.error_data.as_ref().and_then(details_of).or(error
+                    .error_user_msg
+                    .map(|m| m.trim().to_string())
+                    .filter(|m| !m.is_empty())),
                 fbtrace_id: error.fbtrace_id,
                 retry_after,
             },
@@ -233,6 +236,8 @@ struct MetaError {
     error_subcode: Option<i64>,
     /// An object with `details` for WhatsApp errors, but a plain string on some Graph errors.
     error_data: Option<serde_json::Value>,
+    /// Meta's sentence for people: the only explanation some refusals (templates) carry.
+    error_user_msg: Option<String>,
     fbtrace_id: Option<String>,
 }
 
@@ -408,6 +413,25 @@ mod tests {
             "the 24-hour window is closed: send an approved template"
         );
         assert_eq!(meta.to_string(), WINDOW_CLOSED_REASON);
+    }
+
+    #[test]
+    fn a_refusal_without_details_is_explained_by_metas_sentence_for_people() {
+        let body = br#"{"error":{"message":"Invalid parameter","code":100,"error_subcode":2388024,
+            "error_user_title":"Duplicate","error_user_msg":"Content in this language already exists"}}"#;
+        let error = GraphError::from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), body);
+        assert_eq!(
+            error.details.as_deref(),
+            Some("Content in this language already exists")
+        );
+        let with_details = br#"{"error":{"message":"x","code":131009,"error_user_msg":"y",
+            "error_data":{"details":"Parameter value is not valid"}}}"#;
+        let error =
+            GraphError::from_response(StatusCode::BAD_REQUEST, &HeaderMap::new(), with_details);
+        assert_eq!(
+            error.details.as_deref(),
+            Some("Parameter value is not valid")
+        );
     }
 
     #[test]

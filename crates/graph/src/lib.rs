@@ -1,6 +1,6 @@
 //! The WhatsApp Cloud API client: everything Switchboard asks of Meta's Graph API.
 //!
-//! Sending, mark-as-read, media and template listing, each returning either Meta's answer or a
+//! Sending, mark-as-read, media, template listing and submission, each returning either Meta's answer or a
 //! [`GraphError`] already sorted by [`ErrorClass`], so the job runner knows whether to retry,
 //! fail the message, or pause the channel without reading Meta's error table itself. Calls are
 //! made once: retrying is the job runner's business, where attempts are counted and stored.
@@ -19,4 +19,4 @@ pub use client::{ChannelAuth, GraphClient, GraphConfig};
 pub use error::{ErrorClass, GraphError, WINDOW_CLOSED_REASON, classify};
 pub use media::MediaInfo;
 pub use messages::Accepted;
-pub use templates::RemoteTemplate;
+pub use templates::{CreatedTemplate, RemoteTemplate, TemplateSubmission};

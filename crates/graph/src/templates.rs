@@ -1,7 +1,9 @@
-//! Reading a WhatsApp Business Account's message templates (reference §11).
+//! A WhatsApp Business Account's message templates (reference §11): listing them, and
+//! submitting a new one for review.
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::client::{GraphClient, read_json};
 use crate::error::{ErrorClass, GraphError};
@@ -39,7 +41,70 @@ pub struct RemoteTemplate {
     pub components: serde_json::Value,
 }
 
+/// A template to submit for review (`POST /<WABA_ID>/message_templates`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TemplateSubmission<'a> {
+    /// Lower-case letters, digits and `_`, at most 512 characters.
+    pub name: &'a str,
+    /// `en_US`, `pt_BR`…
+    pub language: &'a str,
+    /// `MARKETING`, `UTILITY` or `AUTHENTICATION` (sent upper-case).
+    pub category: &'a str,
+    /// `POSITIONAL` or `NAMED`, any case (sent lower-case, as Meta's examples have it).
+    pub parameter_format: &'a str,
+    /// Meta's component objects (HEADER, BODY, FOOTER, BUTTONS), sent as they are.
+    pub components: &'a serde_json::Value,
+}
+
+impl TemplateSubmission<'_> {
+    /// The JSON body Meta expects.
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "language": self.language,
+            "category": self.category.trim().to_ascii_uppercase(),
+            "parameter_format": self.parameter_format.trim().to_ascii_lowercase(),
+            "components": self.components,
+        })
+    }
+}
+
+/// Meta took a submitted template: its id, and where its review stands (usually `PENDING`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CreatedTemplate {
+    pub id: String,
+    #[serde(default = "pending")]
+    pub status: String,
+    /// The category Meta gave it, which may differ from the one asked for.
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+fn pending() -> String {
+    "PENDING".to_string()
+}
+
 impl GraphClient {
+    /// Submits a template for review. A refusal (bad name, duplicate name and language, a
+    /// component Meta does not accept) is an [`ErrorClass::Message`] error whose
+    /// [`GraphError::details`] carry Meta's explanation for people (`error_user_msg`).
+    #[tracing::instrument(
+        name = "graph.create_template",
+        skip_all,
+        fields(waba_id = waba_id, name = template.name, language = template.language)
+    )]
+    pub async fn create_template(
+        &self,
+        access_token: &str,
+        waba_id: &str,
+        template: &TemplateSubmission<'_>,
+    ) -> Result<CreatedTemplate, GraphError> {
+        let url = self.url(&[waba_id, "message_templates"])?;
+        let request = self.http().post(url).json(&template.body());
+        let response = self.call("create template", access_token, request).await?;
+        read_json("create template", response).await
+    }
+
     /// Every template of the WABA, following the pages to the end.
     #[tracing::instrument(name = "graph.list_templates", skip_all, fields(waba_id = waba_id))]
     pub async fn list_templates(
@@ -208,6 +273,23 @@ mod tests {
         assert_eq!(
             url.as_str(),
             "https://graph.facebook.com/v25.0/1/message_templates?offset=100"
+        );
+    }
+
+    #[test]
+    fn a_submission_is_sent_in_metas_cases() {
+        let components = serde_json::json!([{"type": "BODY", "text": "Hi {{1}}"}]);
+        let submission = TemplateSubmission {
+            name: "order_ready",
+            language: "en_US",
+            category: "utility",
+            parameter_format: "POSITIONAL",
+            components: &components,
+        };
+        assert_eq!(
+            submission.body(),
+            serde_json::json!({"name": "order_ready", "language": "en_US", "category": "UTILITY",
+                   "parameter_format": "positional", "components": components})
         );
     }
 

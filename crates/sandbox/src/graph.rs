@@ -1,5 +1,5 @@
-//! The Graph endpoints a WhatsApp client calls: sends and mark-as-read, the template list, and
-//! what they share (latency, version segment, bearer token).
+//! The Graph endpoints a WhatsApp client calls: sends and mark-as-read, listing and creating
+//! templates, and what they share (latency, version segment, bearer token).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -13,7 +13,7 @@ use crate::delivery::{self, Accepted};
 use crate::errors;
 use crate::ids;
 use crate::server::State;
-use crate::stats::AcceptedMessage;
+use crate::stats::{AcceptedMessage, MarkedRead};
 use crate::templates;
 use crate::validate::{self, Invalid};
 use crate::wire::json_response;
@@ -191,7 +191,7 @@ pub(crate) async fn messages(
         Err(invalid) => return refuse(invalid.response()),
     };
     if is_read {
-        return mark_read(&state, &body);
+        return mark_read(&state, &phone_number_id, &body);
     }
     let send = match validate::send(&body) {
         Ok(send) => send,
@@ -200,7 +200,10 @@ pub(crate) async fn messages(
     let wamid = ids::outgoing_wamid(&send.wa_id);
     let async_failure = draw(&state.config.async_failures);
     let template_category = send.template_name.as_deref().map(|name| {
-        templates::category_of(&state.templates, name).unwrap_or_else(|| "utility".into())
+        state
+            .catalogue()
+            .category_of(name)
+            .unwrap_or_else(|| "utility".into())
     });
     {
         let mut book = state.book();
@@ -250,11 +253,25 @@ pub(crate) async fn messages(
     )
 }
 
-fn mark_read(state: &State, body: &serde_json::Map<String, Value>) -> HttpResponse {
+fn mark_read(
+    state: &State,
+    phone_number_id: &str,
+    body: &serde_json::Map<String, Value>,
+) -> HttpResponse {
     let read = match validate::mark_read(body) {
         Ok(read) => read,
         Err(invalid) => return invalid.response(),
     };
+    if !is_wamid(&read.message_id) {
+        return Invalid {
+            message: "(#100) Invalid parameter".into(),
+            details: format!(
+                "Message ID {} is not a WhatsApp message ID. Please use the ID (wamid.…) of a message the customer sent.",
+                read.message_id
+            ),
+        }
+        .response();
+    }
     let mut book = state.book();
     if book.is_outgoing(&read.message_id) {
         return Invalid {
@@ -266,8 +283,23 @@ fn mark_read(state: &State, body: &serde_json::Map<String, Value>) -> HttpRespon
         }
         .response();
     }
-    book.mark_read();
+    book.mark_read(MarkedRead {
+        message_id: read.message_id,
+        phone_number_id: phone_number_id.to_string(),
+        typing_indicator: body.contains_key("typing_indicator"),
+        read_at: chrono::Utc::now(),
+    });
     json_response(StatusCode::OK, &json!({ "success": true }))
+}
+
+/// `wamid.` and then base64 (standard or URL-safe): every Cloud API message id has this form.
+fn is_wamid(id: &str) -> bool {
+    id.strip_prefix("wamid.").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+    })
 }
 
 /// `GET /{version}/{waba_id}/message_templates`.
@@ -288,15 +320,48 @@ pub(crate) async fn templates(
         .unwrap_or_default();
     let info = req.connection_info();
     let self_url = format!("{}://{}{}", info.scheme(), info.host(), req.path());
-    match templates::page(&state.templates, &params, &self_url) {
+    let listed = state.catalogue().list(&waba_id);
+    match templates::page(&listed, &params, &self_url) {
         Ok(page) => json_response(StatusCode::OK, &page),
         Err(details) => errors::invalid_parameter("(#100) Invalid parameter", &details),
+    }
+}
+
+/// `POST /{version}/{waba_id}/message_templates`: a new template, in review at once.
+pub(crate) async fn create_template(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (version, waba_id) = path.into_inner();
+    if let Some(response) = prelude(&state, &req, Some(&version)).await {
+        return response;
+    }
+    if waba_id.is_empty() || !waba_id.bytes().all(|b| b.is_ascii_digit()) {
+        return errors::unknown_object("post", &waba_id);
+    }
+    let created = state.catalogue().create(&waba_id, &body);
+    match created {
+        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Err(refusal) => refusal.response(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_ids_must_look_like_wamids() {
+        assert!(is_wamid(
+            "wamid.HBgNNTUxMTk5OTk5MDAwMBUCABIYFDNBMEIwQzBEMEUwRjAwMDAwMDAwAA=="
+        ));
+        assert!(is_wamid("wamid.ID"));
+        for bad in ["", "wamid.", "ABGGFlA5Fpa", "wamid.a b", "msg.HBg"] {
+            assert!(!is_wamid(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn versions() {

@@ -3,14 +3,16 @@
 //!
 //! - **Graph endpoints** on loopback, any version segment: `POST /{v}/{phone_number_id}/messages`
 //!   (sends and mark-as-read), `POST /{v}/{phone_number_id}/media`, `GET`/`DELETE /{v}/{media_id}`
-//!   with an expiring download URL, `GET /{v}/{waba_id}/message_templates` with cursor paging.
+//!   with an expiring download URL, `GET /{v}/{waba_id}/message_templates` with cursor paging,
+//!   and `POST /{v}/{waba_id}/message_templates` (checked like Meta, then listed as `PENDING`).
 //!   Every call needs `Authorization: Bearer …`.
 //! - **Trouble on demand**: latency, Meta errors (130429, 131056, 190 …), HTTP 500, requests
 //!   that never answer, and failures reported later by a `failed` status webhook.
 //! - **Status webhooks** (`sent`, `delivered`, `read`) for every accepted send, signed with the
 //!   app secret, optionally batched, shuffled or duplicated, retried when not answered 2xx.
 //! - **Counts** at `GET /sandbox/stats`, including the exact highest number of sends accepted
-//!   in any one-second window; accepted messages at `GET /sandbox/messages?to=`.
+//!   in any one-second window; accepted messages at `GET /sandbox/messages?to=`, messages
+//!   marked read at `GET /sandbox/reads`.
 //! - **Inbound webhooks**: [`payloads`] builds them in Meta's shape, [`post_webhook`] posts one.
 //!
 //! ```no_run
@@ -49,7 +51,7 @@ pub use config::{ConfigError, ErrorKind, SandboxConfig};
 pub use inbound::{Delivered, InboundError, post_webhook};
 pub use media::mime_from_extension;
 pub use server::{Sandbox, SandboxHandle};
-pub use stats::{AcceptedMessage, Stats, max_in_window};
+pub use stats::{AcceptedMessage, MarkedRead, Stats, max_in_window};
 
 /// reqwest is built without a TLS crypto provider in this workspace (the Graph client installs
 /// ring); a client built before any provider is installed panics, so the sandbox installs ring

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SandboxConfig;
 use crate::delivery::{self, Scheduler};
 use crate::media::{self, MediaStore};
-use crate::stats::{self, AcceptedMessage, Book, DeliveryCounters, Stats};
+use crate::stats::{self, AcceptedMessage, Book, DeliveryCounters, MarkedRead, Stats};
+use crate::templates::Catalogue;
 use crate::wire::json_response;
 use crate::{graph, ids, templates};
 
@@ -31,7 +32,7 @@ pub(crate) struct State {
     book: Mutex<Book>,
     counters: Arc<DeliveryCounters>,
     media: Mutex<MediaStore>,
-    pub templates: Vec<Value>,
+    catalogue: Mutex<Catalogue>,
     pub scheduler: Option<Scheduler>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -43,6 +44,10 @@ impl State {
 
     pub(crate) fn media(&self) -> MutexGuard<'_, MediaStore> {
         lock(&self.media)
+    }
+
+    pub(crate) fn catalogue(&self) -> MutexGuard<'_, Catalogue> {
+        lock(&self.catalogue)
     }
 
     fn stats(&self) -> Stats {
@@ -60,6 +65,7 @@ impl State {
     fn reset(&self) {
         self.book().reset();
         self.counters.reset();
+        self.catalogue().reset();
     }
 }
 
@@ -87,7 +93,9 @@ impl Sandbox {
             tracing::warn!("no app secret: status webhooks go out unsigned");
         }
         let state = web::Data::new(State {
-            templates: config.templates.clone().unwrap_or_else(templates::builtin),
+            catalogue: Mutex::new(Catalogue::new(
+                config.templates.clone().unwrap_or_else(templates::builtin),
+            )),
             book: Mutex::new(Book::new(Instant::now(), config.max_stored_messages)),
             counters,
             media: Mutex::new(MediaStore::default()),
@@ -133,13 +141,15 @@ impl Sandbox {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sandbox/stats", web::get().to(stats_route))
         .route("/sandbox/messages", web::get().to(messages_route))
+        .route("/sandbox/reads", web::get().to(reads_route))
         .route("/sandbox/reset", web::post().to(reset_route))
         .route(media::DOWNLOAD_PATH, web::get().to(media::download))
         .service(web::resource("/{version}/{id}/messages").route(web::post().to(graph::messages)))
         .service(web::resource("/{version}/{id}/media").route(web::post().to(media::upload)))
         .service(
             web::resource("/{version}/{id}/message_templates")
-                .route(web::get().to(graph::templates)),
+                .route(web::get().to(graph::templates))
+                .route(web::post().to(graph::create_template)),
         )
         .service(
             web::resource("/{version}/{id}")
@@ -165,6 +175,10 @@ async fn messages_route(
     let to = query.get("to").map(|to| ids::digits(to));
     let messages = state.book().messages(to.as_deref());
     HttpResponse::Ok().json(json!({ "data": messages }))
+}
+
+async fn reads_route(state: web::Data<State>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": state.book().reads() }))
 }
 
 async fn reset_route(state: web::Data<State>) -> HttpResponse {
@@ -208,7 +222,14 @@ impl SandboxHandle {
         self.state.book().messages(to.as_deref())
     }
 
-    /// Clears counts and stored messages (`POST /sandbox/reset`).
+    /// Mark-as-read calls answered `{"success":true}` (still stored), oldest first
+    /// (`GET /sandbox/reads`).
+    pub fn reads(&self) -> Vec<MarkedRead> {
+        self.state.book().reads()
+    }
+
+    /// Clears counts, stored messages and reads, and forgets the templates created through
+    /// the API (`POST /sandbox/reset`).
     pub fn reset(&self) {
         self.state.reset();
     }

@@ -88,6 +88,20 @@ fn millis_required<S: Serializer>(value: &DateTime<Utc>, s: S) -> Result<S::Ok, 
     s.serialize_str(&value.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
+/// A mark-as-read the sandbox answered `{"success":true}`, as `GET /sandbox/reads` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkedRead {
+    /// The wamid marked read (and every earlier message of that chat with it).
+    pub message_id: String,
+    /// The business number of the call's path.
+    pub phone_number_id: String,
+    /// Whether typing dots were asked for too.
+    pub typing_indicator: bool,
+    #[serde(serialize_with = "millis_required")]
+    pub read_at: DateTime<Utc>,
+}
+
 /// Counts kept under one lock by the Graph handlers.
 #[derive(Debug)]
 pub(crate) struct Book {
@@ -102,6 +116,7 @@ pub(crate) struct Book {
     async_failures: BTreeMap<String, u64>,
     messages: VecDeque<AcceptedMessage>,
     outgoing: HashSet<String>,
+    reads: VecDeque<MarkedRead>,
     max_stored: usize,
 }
 
@@ -119,6 +134,7 @@ impl Book {
             async_failures: BTreeMap::new(),
             messages: VecDeque::new(),
             outgoing: HashSet::new(),
+            reads: VecDeque::new(),
             max_stored,
         }
     }
@@ -147,8 +163,20 @@ impl Book {
         self.rejected += 1;
     }
 
-    pub(crate) fn mark_read(&mut self) {
+    /// Counts a mark-as-read and keeps it (the oldest go first beyond `max_stored`).
+    pub(crate) fn mark_read(&mut self, read: MarkedRead) {
         self.mark_reads += 1;
+        if self.max_stored == 0 {
+            return;
+        }
+        while self.reads.len() >= self.max_stored {
+            self.reads.pop_front();
+        }
+        self.reads.push_back(read);
+    }
+
+    pub(crate) fn reads(&self) -> Vec<MarkedRead> {
+        self.reads.iter().cloned().collect()
     }
 
     pub(crate) fn injected(&mut self, key: String) {

@@ -1,7 +1,7 @@
 //! Listing templates across pages.
 
 use serde_json::json;
-use switchboard_graph::ErrorClass;
+use switchboard_graph::{CreatedTemplate, ErrorClass, TemplateSubmission};
 
 use crate::harness::{MockGraph, Reply, TOKEN, fixture_json};
 
@@ -114,4 +114,111 @@ async fn a_rate_limited_page_fails_the_listing_for_later() {
     assert_eq!(error.class, ErrorClass::RetryLater);
     assert_eq!(error.code, Some(4));
     assert_eq!(error.retry_after, Some(std::time::Duration::from_secs(60)));
+}
+
+fn submission(components: &serde_json::Value) -> TemplateSubmission<'_> {
+    TemplateSubmission {
+        name: "order_ready",
+        language: "en_US",
+        category: "UTILITY",
+        parameter_format: "NAMED",
+        components,
+    }
+}
+
+#[tokio::test]
+async fn create_template_posts_metas_body_and_reads_the_id() {
+    let graph = MockGraph::start().await;
+    graph.on(
+        "POST",
+        TEMPLATES,
+        Reply::value(
+            200,
+            &json!({"id": "594425479261596", "status": "PENDING", "category": "UTILITY"}),
+        ),
+    );
+    let components = json!([{"type": "BODY", "text": "Hi {{first_name}}, your order is ready.",
+        "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Ana"}]}}]);
+    let created = graph
+        .client()
+        .create_template(TOKEN, WABA_ID, &submission(&components))
+        .await
+        .unwrap();
+    assert_eq!(
+        created,
+        CreatedTemplate {
+            id: "594425479261596".into(),
+            status: "PENDING".into(),
+            category: Some("UTILITY".into()),
+        }
+    );
+    let seen = graph.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path, TEMPLATES);
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert!(seen[0].query.is_empty(), "{:?}", seen[0].query);
+    assert_eq!(
+        seen[0].json(),
+        json!({"name": "order_ready", "language": "en_US", "category": "UTILITY",
+               "parameter_format": "named", "components": components})
+    );
+}
+
+#[tokio::test]
+async fn a_refused_template_is_a_message_error_explained_by_meta() {
+    let graph = MockGraph::start().await;
+    graph.on(
+        "POST",
+        TEMPLATES,
+        Reply::value(
+            400,
+            &json!({"error": {"message": "Invalid parameter", "type": "OAuthException", "code": 100,
+                "error_subcode": 2388024, "is_transient": false,
+                "error_user_title": "Message template already exists",
+                "error_user_msg": "Content in this language already exists",
+                "fbtrace_id": "AVcW4pUKmmTl"}}),
+        ),
+    );
+    let components = json!([{"type": "BODY", "text": "Hi"}]);
+    let error = graph
+        .client()
+        .create_template(TOKEN, WABA_ID, &submission(&components))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::Message);
+    assert_eq!((error.code, error.subcode), (Some(100), Some(2388024)));
+    assert_eq!(
+        error.details.as_deref(),
+        Some("Content in this language already exists")
+    );
+    assert_eq!(
+        error.reason(),
+        "(#100) Invalid parameter: Content in this language already exists"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_on_submission_is_a_channel_error_without_the_token() {
+    let graph = MockGraph::start().await;
+    graph.on(
+        "POST",
+        TEMPLATES,
+        Reply::value(
+            401,
+            &json!({"error": {"message": format!("Error validating access token {TOKEN}"),
+                "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "A1"}}),
+        ),
+    );
+    let components = json!([{"type": "BODY", "text": "Hi"}]);
+    let error = graph
+        .client()
+        .create_template(TOKEN, WABA_ID, &submission(&components))
+        .await
+        .unwrap_err();
+    assert_eq!(error.class, ErrorClass::Channel);
+    assert!(!error.reason().contains(TOKEN), "{}", error.reason());
 }

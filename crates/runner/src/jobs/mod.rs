@@ -1,7 +1,10 @@
 //! The job kinds this runner knows.
 
+pub mod mark_read;
 pub mod process_webhook;
+mod refusal;
 pub mod send_message;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -9,12 +12,15 @@ use switchboard_domain::job_kind;
 use switchboard_store::{Db, StoreError};
 
 use crate::registry::{Noop, Registry};
+pub use mark_read::MarkRead;
 pub use send_message::{Outbound, SendMessage};
+pub use templates::{SubmitPayload, SubmitTemplate, SyncTemplates};
 
 pub const NOOP: &str = "NOOP";
 
 /// Every handler of this build (some start their own writer threads on `db`). Without
-/// `outbound` (no Graph client: replay, tests of projections) send jobs wait in the queue.
+/// `outbound` (no Graph client: replay, tests of projections) the jobs that call Meta (sends,
+/// read receipts, templates) wait in the queue.
 pub fn registry(db: &Db, outbound: Option<Outbound>) -> Result<Registry, StoreError> {
     let registry = Registry::new().register(NOOP, Noop).register(
         job_kind::PROCESS_WEBHOOK,
@@ -23,8 +29,14 @@ pub fn registry(db: &Db, outbound: Option<Outbound>) -> Result<Registry, StoreEr
     let Some(outbound) = outbound else {
         return Ok(registry);
     };
-    let send = Arc::new(SendMessage::start(db, outbound)?);
+    let send = Arc::new(SendMessage::start(db, outbound.clone())?);
     Ok(registry
         .register_shared(job_kind::SEND_MESSAGE, send.clone())
-        .register_shared(job_kind::SEND_MESSAGE_TEMPLATE, send))
+        .register_shared(job_kind::SEND_MESSAGE_TEMPLATE, send)
+        .register(job_kind::MARK_READ, MarkRead::new(outbound.clone()))
+        .register(
+            job_kind::SYNC_TEMPLATES,
+            SyncTemplates::new(outbound.clone()),
+        )
+        .register(job_kind::SUBMIT_TEMPLATE, SubmitTemplate::new(outbound)))
 }

@@ -86,6 +86,7 @@ impl SendMessage {
                     wamid: accepted.wamid,
                     at: now(),
                 };
+                metrics::counter!("switchboard_sends_total", "result" => "sent").increment(1);
                 Ok(self.recorder.write(RecordSent(sent)).await?)
             }
             Err(error) => Err(self.refused(ctx, job, &message, &channel, error).await),
@@ -103,8 +104,12 @@ impl SendMessage {
     ) -> JobError {
         let reason = error.reason();
         let code = error.code.map(|c| c.to_string());
-        metrics::counter!("switchboard_send_errors_total", "class" => format!("{:?}", error.class))
-            .increment(1);
+        let result = match error.class {
+            ErrorClass::RetryLater => "retry_later",
+            ErrorClass::Message => "refused_message",
+            ErrorClass::Channel => "refused_channel",
+        };
+        metrics::counter!("switchboard_sends_total", "result" => result).increment(1);
         match error.class {
             ErrorClass::RetryLater => {
                 let to = message.to_phone.as_deref().unwrap_or_default();

@@ -3,5 +3,7 @@
 
 mod projection;
 mod queue;
+mod reads;
 mod sending;
 mod support;
+mod templates;

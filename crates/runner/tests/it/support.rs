@@ -101,3 +101,33 @@ pub async fn eventually(within: Duration, what: &str, mut done: impl FnMut() -> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// What the Graph-calling jobs need, pointed at `api_url` (a sandbox), with the secret box
+/// [`org_with_channel`] sealed the channel's token with.
+pub fn outbound(api_url: &str) -> switchboard_runner::jobs::Outbound {
+    use std::sync::Arc;
+    let graph = switchboard_graph::GraphClient::new(switchboard_graph::GraphConfig {
+        api_url: api_url.to_string(),
+        timeout: Duration::from_millis(2000),
+        ..switchboard_graph::GraphConfig::default()
+    })
+    .unwrap();
+    switchboard_runner::jobs::Outbound {
+        graph,
+        secrets: Arc::new(SecretBox::from_key(&[3; 32]).unwrap()),
+        pacer: Arc::new(switchboard_runner::pacing::Pacer::new(
+            switchboard_runner::pacing::PacingSettings::default(),
+        )),
+    }
+}
+
+/// A job of `kind` for `org` with `payload`, stored as PENDING (as the API queues it).
+pub fn queue_job(t: &TestDb, kind: &str, org: &Organization, payload: &str) -> IntegrationJob {
+    let job = jobs::new_job(kind, Some(org.id.clone()), payload.to_string(), now());
+    let mut conn = t.db.conn().unwrap();
+    write_transaction(&mut conn, |c| {
+        jobs::insert_jobs(c, std::slice::from_ref(&job))
+    })
+    .unwrap();
+    job
+}

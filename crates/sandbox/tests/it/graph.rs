@@ -253,6 +253,22 @@ async fn mark_as_read_and_typing_indicator() {
             "Message supplied to mark message as read API with message ID: {outgoing} is outgoing. Please use an incoming message ID."
         )
     );
+    // Something that is not a wamid at all is refused too.
+    let (status, answer) = post_messages(
+        &client,
+        &sandbox,
+        "1122334455667",
+        &json!({"messaging_product":"whatsapp","status":"read","message_id":"ABGGFlA5Fpa"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("ABGGFlA5Fpa"),
+        "{answer}"
+    );
     let stats = sandbox.stats();
     assert_eq!(stats.mark_reads, 2);
     assert_eq!(stats.accepted_messages, 1);
@@ -260,6 +276,31 @@ async fn mark_as_read_and_typing_indicator() {
         stats.rejected_messages, 0,
         "a refused mark-read is not a send"
     );
+    // The reads that succeeded are listed, in order, with the number and the typing flag.
+    let reads = sandbox.reads();
+    let wamid = read["message_id"].as_str().unwrap();
+    assert_eq!(reads.len(), 2);
+    assert!(
+        reads
+            .iter()
+            .all(|r| r.message_id == wamid && r.phone_number_id == "1122334455667")
+    );
+    assert_eq!(
+        reads.iter().map(|r| r.typing_indicator).collect::<Vec<_>>(),
+        [false, true]
+    );
+    let listed: Value = client
+        .get(format!("{}/sandbox/reads", sandbox.api_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][1]["messageId"], wamid);
+    assert_eq!(listed["data"][1]["typingIndicator"], true);
+    sandbox.reset();
+    assert!(sandbox.reads().is_empty());
     sandbox.stop().await;
 }
 

@@ -5,4 +5,5 @@
 mod graph;
 mod harness;
 mod inbound;
+mod templates;
 mod webhooks;

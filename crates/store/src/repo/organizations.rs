@@ -139,27 +139,6 @@ fn validate_slug(slug: &str) -> Result<String, StoreError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugify_keeps_letters_and_digits() {
-        assert_eq!(slugify("Acme Corp."), "acme-corp");
-        assert_eq!(slugify("  Ñandú & Co  2 "), "and-co-2");
-        assert_eq!(slugify("!!!"), "org");
-    }
-
-    #[test]
-    fn validates_explicit_slugs() {
-        assert!(validate_slug("acme-2").is_ok());
-        assert!(validate_slug("Acme").is_err());
-        assert!(validate_slug("-acme").is_err());
-        assert!(validate_slug("").is_err());
-        assert!(validate_slug("a b").is_err());
-    }
-}
-
 /// The organization's settings (defaults for anything never set).
 pub fn settings_of(
     conn: &mut AnyConnection,
@@ -194,4 +173,25 @@ pub fn update_settings(
             .execute(conn)?;
         Ok(settings)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugify_keeps_letters_and_digits() {
+        assert_eq!(slugify("Acme Corp."), "acme-corp");
+        assert_eq!(slugify("  Ñandú & Co  2 "), "and-co-2");
+        assert_eq!(slugify("!!!"), "org");
+    }
+
+    #[test]
+    fn validates_explicit_slugs() {
+        assert!(validate_slug("acme-2").is_ok());
+        assert!(validate_slug("Acme").is_err());
+        assert!(validate_slug("-acme").is_err());
+        assert!(validate_slug("").is_err());
+        assert!(validate_slug("a b").is_err());
+    }
 }
