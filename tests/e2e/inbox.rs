@@ -3,12 +3,12 @@
 //! read (Meta gets the receipt), syncs Meta's templates and sends one; a template written
 //! here is submitted for review.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use switchboard_e2e::Workdir;
 use switchboard_e2e::server::Server;
+use switchboard_e2e::{Workdir, free_port, wait_for};
 use switchboard_sandbox::{Sandbox, SandboxConfig};
 use switchboard_store::testing::TestDb;
 
@@ -16,25 +16,6 @@ const PHONE_NUMBER_ID: &str = "1122334455667";
 const WABA_ID: &str = "57438975935";
 const APP_SECRET: &str = "e2e-app-secret";
 const CUSTOMER: &str = "5511999990000";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 struct Caller<'a> {
     client: Client,

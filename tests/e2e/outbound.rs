@@ -1,11 +1,11 @@
 //! The whole loop through the real binary and the sandbox standing in for Meta: a customer
 //! writes, an agent replies through the API, and Meta's statuses take the reply to READ.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use switchboard_e2e::Workdir;
 use switchboard_e2e::server::Server;
+use switchboard_e2e::{Workdir, free_port, wait_for};
 use switchboard_sandbox::{Sandbox, SandboxConfig};
 use switchboard_store::models::MessageLog;
 use switchboard_store::repo::{conversations, leads, messages, organizations};
@@ -14,25 +14,6 @@ use switchboard_store::testing::TestDb;
 const PHONE_NUMBER_ID: &str = "1122334455667";
 const APP_SECRET: &str = "e2e-app-secret";
 const CUSTOMER: &str = "5511999990000";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(found) = probe() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn outbound(t: &TestDb, org: &str) -> Vec<MessageLog> {
     messages::list_messages(&mut t.db.conn().unwrap(), org)

@@ -156,3 +156,30 @@ pub fn sqlite_bytes(db_file: &Path) -> Vec<u8> {
     bytes.extend(std::fs::read(PathBuf::from(wal)).unwrap_or_default());
     bytes
 }
+
+/// A port nobody listens on right now (the OS picks it), for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Polls `probe` every 50 ms until it finds something, or fails the test after `within`.
+pub fn wait_for<T>(
+    within: std::time::Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -18,11 +18,9 @@ use switchboard_store::repo::outbound::{self, SendPayload, Sent};
 use switchboard_store::writer::{Batch, GroupCommit};
 use switchboard_store::{AnyConnection, Db, StoreError};
 
+use super::refusal;
 use crate::pacing::{Deferred, Pacer};
 use crate::registry::{BoxFuture, JobContext, JobError, JobHandler};
-
-/// How long a paused channel's sends wait before looking again (resuming wakes them at once).
-const PAUSED_RECHECK: Duration = Duration::from_secs(60);
 
 /// What sending needs besides the database.
 #[derive(Clone)]
@@ -48,19 +46,7 @@ impl SendMessage {
         let Some((message, channel)) = load(ctx, job).await? else {
             return Ok(());
         };
-        if channel.status == channels::PAUSED {
-            return Err(JobError::Defer {
-                reason: format!(
-                    "channel {} is paused: {}",
-                    channel.name,
-                    channel
-                        .status_reason
-                        .as_deref()
-                        .unwrap_or("needs attention")
-                ),
-                after: PAUSED_RECHECK,
-            });
-        }
+        refusal::wait_if_paused(&channel)?;
         let content = outbound::content_of(&message)?;
         let to = message.to_phone.clone().unwrap_or_default();
         let pacer = &self.outbound.pacer;
@@ -135,22 +121,7 @@ impl SendMessage {
                 }
             }
             ErrorClass::Message => self.fail_message(ctx, message, code, reason).await,
-            ErrorClass::Channel => {
-                let (db, id, why) = (ctx.db.clone(), channel.id.clone(), reason.clone());
-                match db
-                    .run_write(move |c| channels::pause_channel(c, &id, &why))
-                    .await
-                {
-                    Ok(true) => tracing::error!(channel = %channel.name, reason = %reason,
-                        "Meta refused the channel: its sends are paused until it is fixed (new token: `switchboard channel add`, then `switchboard channel resume`)"),
-                    Ok(false) => {}
-                    Err(e) => return JobError::from(e),
-                }
-                JobError::Defer {
-                    reason: format!("channel paused: {reason}"),
-                    after: PAUSED_RECHECK,
-                }
-            }
+            ErrorClass::Channel => refusal::pause(ctx, channel, reason).await,
         }
     }
 
