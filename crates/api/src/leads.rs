@@ -112,7 +112,7 @@ pub struct UpdateLead {
     /// A stage of one of the organization's pipelines (the lead moves to that pipeline).
     pub stage_id: Option<String>,
     /// ACTIVE, WON, LOST or ARCHIVED
-    #[schema(pattern = "^(?i)(ACTIVE|WON|LOST|ARCHIVED)$")]
+    #[schema(pattern = "^(ACTIVE|WON|LOST|ARCHIVED)$")]
     pub status: Option<String>,
     /// A user of the organization; null unassigns.
     #[serde(default, deserialize_with = "present")]

@@ -67,7 +67,7 @@ pub struct CreateUser {
     pub name: String,
     pub email: Option<String>,
     /// OWNER, ADMIN, MANAGER or SELLER; not above the caller's own role.
-    #[schema(value_type = String, example = "SELLER", pattern = "^(?i)(OWNER|ADMIN|MANAGER|SELLER)$")]
+    #[schema(value_type = String, example = "SELLER", pattern = "^(OWNER|ADMIN|MANAGER|SELLER)$")]
     pub role: String,
 }
 

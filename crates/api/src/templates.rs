@@ -141,10 +141,7 @@ pub struct CreateTemplate {
     #[schema(example = "en_US")]
     pub language: String,
     /// MARKETING, UTILITY or AUTHENTICATION
-    #[schema(
-        example = "UTILITY",
-        pattern = "^(?i)(MARKETING|UTILITY|AUTHENTICATION)$"
-    )]
+    #[schema(example = "UTILITY", pattern = "^(MARKETING|UTILITY|AUTHENTICATION)$")]
     pub category: String,
     /// Meta's components: `[{"type":"BODY","text":"Hi {{1}}, order {{2}} shipped"}]`.
     #[schema(value_type = Vec<Object>)]
