@@ -331,6 +331,8 @@ pub fn fill(
     if !missing.is_empty() {
         return Err(missing);
     }
+    // Every required key was checked above; reading by `get` keeps this panic-free anyway.
+    let value = |key: &str| variables.get(key).map_or("", String::as_str);
     let mut filled = Vec::new();
     for component in components.as_array().into_iter().flatten() {
         let kind = component_type(component).unwrap_or_default();
@@ -342,7 +344,7 @@ pub fn fill(
                     .and_then(Value::as_str)
                     .unwrap_or("IMAGE")
                     .to_lowercase();
-                let link = &variables["header"];
+                let link = value("header");
                 filled.push(section(
                     "header",
                     vec![json!({"type": media, media.clone(): {"link": link}})],
@@ -351,7 +353,7 @@ pub fn fill(
             "HEADER" | "BODY" => {
                 let prefix = if kind == "HEADER" { "header." } else { "" };
                 let parameters: Vec<Value> = unique(placeholders(text))
-                    .map(|p| text_parameter(format, &p, &variables[&format!("{prefix}{p}")]))
+                    .map(|p| text_parameter(format, &p, value(&format!("{prefix}{p}"))))
                     .collect();
                 if !parameters.is_empty() {
                     filled.push(section(&kind.to_lowercase(), parameters));
@@ -364,7 +366,7 @@ pub fn fill(
                         sub_type: Some("url".into()),
                         index: Some(index.to_string()),
                         parameters: vec![
-                            json!({"type": "text", "text": variables[&format!("button.{index}")]}),
+                            json!({"type": "text", "text": value(&format!("button.{index}"))}),
                         ],
                     });
                 }
