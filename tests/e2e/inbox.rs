@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
-use serde_json::{Value, json};
+use serde_json::json;
+use switchboard_e2e::api::ApiClient;
 use switchboard_e2e::server::Server;
 use switchboard_e2e::{Workdir, free_port, wait_for};
 use switchboard_sandbox::{Sandbox, SandboxConfig};
@@ -16,33 +16,6 @@ const PHONE_NUMBER_ID: &str = "1122334455667";
 const WABA_ID: &str = "57438975935";
 const APP_SECRET: &str = "e2e-app-secret";
 const CUSTOMER: &str = "5511999990000";
-
-struct Caller<'a> {
-    client: Client,
-    server: &'a Server,
-    token: String,
-}
-
-impl Caller<'_> {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), self.server.url(path))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call("GET", path, None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-}
 
 #[test]
 fn an_agent_works_the_inbox_through_the_api() {
@@ -90,14 +63,13 @@ fn an_agent_works_the_inbox_through_the_api() {
             "{}",
             String::from_utf8_lossy(&inbound.stderr)
         );
-        let agent = Caller {
-            client: switchboard_e2e::blocking_client().build().unwrap(),
-            server: &server,
-            token: work.ok(
+        let agent = ApiClient::new(
+            &server,
+            work.ok(
                 &t.url(),
                 &["token", "create", "--org", "default", "--role", "MANAGER"],
             ),
-        };
+        );
 
         // The conversation shows up, unread, with the lead's name and an open window.
         let conversation = wait_for(Duration::from_secs(10), "the conversation", || {

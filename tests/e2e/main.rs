@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod helpdesk;
 mod inbox;
 mod ingest;
 mod outbound;

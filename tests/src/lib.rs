@@ -1,6 +1,7 @@
 //! Harness for tests and benchmarks that run the real `switchboard` binary, as an operator would.
 #![allow(clippy::expect_used)] // harness: a broken set-up should stop the test loudly
 
+pub mod api;
 pub mod bench;
 pub mod load;
 pub mod server;
@@ -44,6 +45,7 @@ const ISOLATED_VARS: &[&str] = &[
     "INTERNAL_API_KEY",
     "WHATSAPP_DEFAULT_TO",
     "DEFAULT_COUNTRY_CODE",
+    "SWITCHBOARD_MEDIA_DIR",
 ];
 
 /// The `switchboard` binary next to this test executable (target/<profile>/switchboard),

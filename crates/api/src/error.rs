@@ -30,6 +30,10 @@ pub enum ApiError {
     /// Well-formed, but a business rule refuses it; `code` says which rule.
     #[error("{message}")]
     Rule { code: &'static str, message: String },
+    /// It exists, but is not in a state to give what was asked (a file still downloading, or
+    /// one that could not be); `code` says which state.
+    #[error("{message}")]
+    NotReady { code: &'static str, message: String },
     #[error("the database is not available right now; try again in a moment")]
     Unavailable,
     #[error("something went wrong on our side; it was logged")]
@@ -58,7 +62,7 @@ impl ApiError {
             ApiError::WindowClosed(_) => "WINDOW_CLOSED",
             ApiError::NoChannel(_) => "NO_CHANNEL",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::Rule { code, .. } => code,
+            ApiError::Rule { code, .. } | ApiError::NotReady { code, .. } => code,
             ApiError::Unavailable => "STORAGE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_ERROR",
         }
@@ -74,7 +78,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Validation(_) | ApiError::InvalidPhone(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::NotReady { .. } => StatusCode::CONFLICT,
             ApiError::WindowClosed(_) | ApiError::NoChannel(_) | ApiError::Rule { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

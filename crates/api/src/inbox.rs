@@ -4,12 +4,13 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{Role, window};
-use switchboard_store::models::{MessageLog, now};
+use switchboard_store::models::{Media, MessageLog, now};
 use switchboard_store::repo::conversations::{
     self, Assignee, ConversationFilter, InboxRow, MarkedRead,
 };
 use switchboard_store::repo::messages::{self, MessageFilter};
-use switchboard_store::repo::organizations;
+use switchboard_store::repo::{media, organizations};
+use switchboard_store::{AnyConnection, StoreError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -72,6 +73,35 @@ pub struct MediaView {
     pub id: String,
     pub mime_type: Option<String>,
     pub filename: Option<String>,
+    /// Our copy of a customer's file (null for files we sent, or none was queued).
+    pub download: Option<DownloadView>,
+}
+
+/// A customer's file as the DOWNLOAD_MEDIA job fetches it from Meta.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadView {
+    /// The file's id: `GET /api/media/{id}` serves it.
+    pub id: String,
+    /// PENDING (downloading; `error` tells why the last attempt failed, if one did),
+    /// DOWNLOADED, or FAILED (`error` says why: too large, wrong type, Meta refused…).
+    pub status: String,
+    pub error: Option<String>,
+    pub size_bytes: Option<i64>,
+    /// Where to fetch it, once DOWNLOADED.
+    pub url: Option<String>,
+}
+
+impl From<Media> for DownloadView {
+    fn from(m: Media) -> Self {
+        DownloadView {
+            url: (m.status == media::DOWNLOADED).then(|| format!("/api/media/{}", m.id)),
+            id: m.id,
+            status: m.status,
+            error: m.error,
+            size_bytes: m.size_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,10 +137,18 @@ pub struct MessageView {
 
 impl From<MessageLog> for MessageView {
     fn from(m: MessageLog) -> Self {
+        MessageView::with_download(m, None)
+    }
+}
+
+impl MessageView {
+    /// The message with the state of its file's download (`stored`: its media row).
+    pub fn with_download(m: MessageLog, stored: Option<Media>) -> Self {
         let media = m.media_id.map(|id| MediaView {
             id,
             mime_type: m.media_mime_type,
             filename: m.media_filename,
+            download: stored.map(DownloadView::from),
         });
         MessageView {
             id: m.id,
@@ -238,10 +276,39 @@ pub async fn conversation_messages(
                 conversation_id: Some(id),
                 lead_id: None,
             };
-            messages::list_message_page(c, &org, &filter, request.store())
+            let (page, total) = messages::list_message_page(c, &org, &filter, request.store())?;
+            Ok((with_downloads(c, &org, page)?, total))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Paged::new(rows, total, request, MessageView::from)))
+    Ok(HttpResponse::Ok().json(Paged::new(rows, total, request, view)))
+}
+
+/// A page of messages with their files' downloads: one query for the whole page.
+fn with_downloads(
+    conn: &mut AnyConnection,
+    org: &str,
+    page: Vec<MessageLog>,
+) -> Result<Vec<(MessageLog, Option<Media>)>, StoreError> {
+    let ids: Vec<String> = page
+        .iter()
+        .filter(|m| m.media_id.is_some())
+        .map(|m| m.id.clone())
+        .collect();
+    let mut stored = media::find_media_of_messages(conn, org, &ids)?;
+    Ok(page
+        .into_iter()
+        .map(|m| {
+            let found = stored
+                .iter()
+                .position(|f| f.message_log_id.as_deref() == Some(m.id.as_str()))
+                .map(|i| stored.swap_remove(i));
+            (m, found)
+        })
+        .collect())
+}
+
+fn view((message, stored): (MessageLog, Option<Media>)) -> MessageView {
+    MessageView::with_download(message, stored)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -273,9 +340,12 @@ pub async fn list_messages(
     let org = caller.organization_id;
     let (rows, total) = api
         .db
-        .run(move |c| messages::list_message_page(c, &org, &filter, request.store()))
+        .run(move |c| {
+            let (page, total) = messages::list_message_page(c, &org, &filter, request.store())?;
+            Ok((with_downloads(c, &org, page)?, total))
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(Paged::new(rows, total, request, MessageView::from)))
+    Ok(HttpResponse::Ok().json(Paged::new(rows, total, request, view)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,14 +5,18 @@
 pub mod auth;
 pub mod channels;
 pub mod error;
+pub mod helpdesk;
 pub mod inbox;
+pub mod jira;
 pub mod leads;
+pub mod media;
 pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod people;
 pub mod send;
 pub mod templates;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -21,7 +25,7 @@ use diesel::Connection;
 use switchboard_store::repo::jobs;
 use switchboard_store::repo::outbound::{self, NewOutbound, Queued};
 use switchboard_store::writer::{Batch, CommitHook, GroupCommit};
-use switchboard_store::{AnyConnection, Db, StoreError};
+use switchboard_store::{AnyConnection, Db, SecretBox, StoreError};
 use tokio::sync::Notify;
 
 pub use error::ApiError;
@@ -31,6 +35,9 @@ pub struct ApiSettings {
     /// Prepended to numbers typed without a country code when the channel has none of its own
     /// (`DEFAULT_COUNTRY_CODE`).
     pub default_country_code: Option<String>,
+    /// Where the DOWNLOAD_MEDIA job stores customers' files (`SWITCHBOARD_MEDIA_DIR`), read by
+    /// `GET /api/media/{id}`; the runner's directory, shared when they are separate processes.
+    pub media_dir: std::path::PathBuf,
 }
 
 /// What the handlers share.
@@ -44,6 +51,9 @@ pub struct Api {
     next: std::sync::atomic::AtomicUsize,
     /// The runner of this process, told when jobs were queued (None: a separate runner).
     wake: Option<Arc<Notify>>,
+    /// The master key, to seal integration secrets (a Jira connection's API token); see
+    /// [`Api::with_secrets`].
+    secrets: Option<Arc<SecretBox>>,
 }
 
 impl Api {
@@ -70,7 +80,19 @@ impl Api {
             queues,
             next: Default::default(),
             wake,
+            secrets: None,
         })
+    }
+
+    /// Gives the API the master key, which saving a Jira connection needs (without it that
+    /// route answers 500 and logs why).
+    pub fn with_secrets(mut self, secrets: Arc<SecretBox>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    pub fn secrets(&self) -> Option<Arc<SecretBox>> {
+        self.secrets.clone()
     }
 
     /// Jobs were committed: start a runner in this process now rather than at its next poll
@@ -167,6 +189,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: web::Data<Api>) {
             "/api/integrations/messages",
             web::get().to(inbox::list_messages),
         )
+        .route("/api/media/{id}", web::get().to(media::get_media))
         // Sending and templates
         .route(&format!("{WA}/send"), web::post().to(send::send))
         .route(&format!("{WA}/channels"), web::get().to(channels::list))
@@ -199,6 +222,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: web::Data<Api>) {
             &format!("{WA}/templates/{{id}}/submit"),
             web::post().to(templates::submit),
         )
+        .route(
+            &format!("{WA}/templates/register-defaults"),
+            web::post().to(helpdesk::register_defaults),
+        )
+        // Helpdesk
+        .route("/api/services", web::get().to(helpdesk::list))
+        .route("/api/services", web::post().to(helpdesk::create))
+        .route("/api/services/{id}", web::get().to(helpdesk::get))
+        .route("/api/services/{id}", web::patch().to(helpdesk::update))
+        .route("/api/services/{id}", web::delete().to(helpdesk::delete))
+        .route("/api/tickets", web::get().to(tickets::list))
+        .route("/api/tickets/{id}", web::get().to(tickets::get))
+        .route("/api/tickets/{id}/replies", web::post().to(tickets::reply))
+        .route(
+            "/api/tickets/{id}/status",
+            web::put().to(tickets::set_status),
+        )
+        .route("/api/tickets/{id}/assign", web::patch().to(tickets::assign))
         // Leads
         .route("/api/leads", web::get().to(leads::list))
         .route("/api/leads/{id}", web::get().to(leads::get))
@@ -206,6 +247,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, api: web::Data<Api>) {
         .route("/api/leads/{id}/notes", web::get().to(leads::list_notes))
         .route("/api/leads/{id}/notes", web::post().to(leads::create_note))
         .route("/api/pipelines", web::get().to(leads::list_pipelines))
+        // Jira: the connection, and the webhook Jira calls (its secret authenticates it)
+        .route(
+            "/api/integrations/jira",
+            web::put().to(jira::put_connection),
+        )
+        .route(
+            "/api/integrations/jira",
+            web::get().to(jira::get_connection),
+        )
+        .route(
+            "/api/integrations/jira",
+            web::delete().to(jira::delete_connection),
+        )
+        .service(
+            web::resource(jira::WEBHOOK_PATH)
+                .app_data(web::PayloadConfig::new(jira::MAX_WEBHOOK_BYTES))
+                .route(web::post().to(jira::webhook)),
+        )
         // Operations
         .route("/api/integrations/jobs", web::get().to(ops::list_jobs))
         .route(

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{channels, inbox, leads, ops, people, send, templates};
+use crate::{channels, helpdesk, inbox, jira, leads, media, ops, people, send, templates, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +22,7 @@ use crate::{channels, inbox, leads, ops, people, send, templates};
     ),
     paths(
         inbox::list_conversations, inbox::get_conversation, inbox::conversation_messages,
-        inbox::assign, inbox::mark_read, inbox::list_messages,
+        inbox::assign, inbox::mark_read, inbox::list_messages, media::get_media,
         send::send, channels::list,
         templates::list, templates::create, templates::get, templates::update,
         templates::disable, templates::send_template, templates::sync, templates::submit,
@@ -31,12 +31,19 @@ use crate::{channels, inbox, leads, ops, people, send, templates};
         people::list_users, people::create_user, people::list_tokens, people::create_token,
         people::revoke_token, people::get_settings, people::update_settings,
         ops::list_jobs, ops::retry_job, ops::healthz, ops::readyz,
+        jira::put_connection, jira::get_connection, jira::delete_connection, jira::webhook,
+        helpdesk::list, helpdesk::create, helpdesk::get, helpdesk::update, helpdesk::delete,
+        helpdesk::register_defaults,
+        tickets::list, tickets::get, tickets::reply, tickets::set_status, tickets::assign,
     ),
     tags(
         (name = "inbox", description = "Conversations and their messages"),
         (name = "sending", description = "Messages to customers, and the numbers they go from"),
         (name = "templates", description = "Message templates: written, submitted, synced, sent"),
         (name = "leads", description = "Leads, notes and pipelines"),
+        (name = "helpdesk", description = "Services the assistant offers"),
+        (name = "tickets", description = "Tickets, their comments, replies and statuses"),
+        (name = "jira", description = "The Jira connection, and the webhook that brings Jira comments to customers"),
         (name = "access", description = "Users, API tokens and settings"),
         (name = "operations", description = "Jobs, health and readiness"),
     ),

@@ -271,12 +271,30 @@ pub async fn revoke_token(
 pub struct SettingsView {
     /// Send Meta a read receipt when a conversation is marked read (default true).
     pub read_receipts: bool,
+    /// crm (leads and notes, the default), helpdesk (tickets) or both
+    #[schema(pattern = "^(crm|helpdesk|both)$")]
+    pub mode: String,
+    /// The assistant and tickets: `language` (en, es, pt), `assistantName`, `sessionHours`
+    /// (1–720), `texts` (overrides by name), `templates` (`statusChanged`, `agentReply`:
+    /// template names for notifications outside the 24-hour window).
+    #[schema(value_type = Object)]
+    pub helpdesk: serde_json::Value,
+    /// The assistant's texts in force: the language's defaults with the overrides applied.
+    #[schema(value_type = Object)]
+    pub helpdesk_texts: serde_json::Value,
 }
 
 impl From<OrgSettings> for SettingsView {
     fn from(s: OrgSettings) -> Self {
+        let mode = serde_json::to_value(s.mode)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         SettingsView {
             read_receipts: s.read_receipts,
+            mode,
+            helpdesk_texts: serde_json::to_value(s.helpdesk.texts()).unwrap_or_default(),
+            helpdesk: serde_json::to_value(&s.helpdesk).unwrap_or_default(),
         }
     }
 }

@@ -100,6 +100,9 @@ pub struct Config {
     pub database: DbSettings,
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where customers' downloaded files are kept (`SWITCHBOARD_MEDIA_DIR`, default
+    /// `<data dir>/media`). `serve` and `runner` processes must see the same directory.
+    pub media_dir: PathBuf,
     pub master_key: Option<Secret>,
     pub log_format: LogFormat,
     pub graph: GraphConfig,
@@ -219,11 +222,14 @@ impl Config {
         })?;
         let data_dir =
             PathBuf::from(value(src, "SWITCHBOARD_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let media_dir = value(src, "SWITCHBOARD_MEDIA_DIR")
+            .map_or_else(|| data_dir.join("media"), PathBuf::from);
         Ok(Config {
             environment,
             database: database_settings(src)?,
             bind,
             data_dir,
+            media_dir,
             master_key: master_key(src)?,
             log_format,
             graph: graph_config(src)?,
@@ -483,6 +489,19 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(c.runner.enabled);
         assert!(c.default_channel.is_none());
+        assert_eq!(c.media_dir, PathBuf::from("data/media"));
+    }
+
+    #[test]
+    fn the_media_directory_follows_the_data_directory_unless_set() {
+        let c = Config::load(&[("SWITCHBOARD_DATA_DIR", "/var/lib/switchboard")]).unwrap();
+        assert_eq!(c.media_dir, PathBuf::from("/var/lib/switchboard/media"));
+        let c = Config::load(&[
+            ("SWITCHBOARD_DATA_DIR", "/var/lib/switchboard"),
+            ("SWITCHBOARD_MEDIA_DIR", "/mnt/shared/media"),
+        ])
+        .unwrap();
+        assert_eq!(c.media_dir, PathBuf::from("/mnt/shared/media"));
     }
 
     #[test]

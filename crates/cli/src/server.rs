@@ -129,6 +129,7 @@ fn start_runner(
         graph,
         secrets: Arc::clone(secrets),
         pacer: Arc::clone(&pacer),
+        media_dir: config.media_dir.clone(),
     };
     let registry = switchboard_runner::jobs::registry(db, Some(outbound))?;
     let runner = Runner::new(db.clone(), registry, settings).with_pacer(pacer);
@@ -145,7 +146,7 @@ async fn serve_http(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let metrics = install_metrics()?;
-    let directory = ChannelDirectory::load(db.clone(), secrets).await?;
+    let directory = ChannelDirectory::load(db.clone(), Arc::clone(&secrets)).await?;
     let settings = IngestSettings {
         max_body_bytes: config.webhook_max_bytes,
         production: config.environment == Environment::Production,
@@ -159,13 +160,17 @@ async fn serve_http(
     switchboard_ingest::log_signature_policy(&directory, &settings);
     directory.spawn_periodic_refresh(CHANNEL_RELOAD_INTERVAL);
     // In `start` the runner shares this process: wake it the moment webhooks are committed.
-    let api = web::Data::new(Api::start(
-        db.clone(),
-        ApiSettings {
-            default_country_code: config.default_country_code.clone(),
-        },
-        wake.clone(),
-    )?);
+    let api = web::Data::new(
+        Api::start(
+            db.clone(),
+            ApiSettings {
+                default_country_code: config.default_country_code.clone(),
+                media_dir: config.media_dir.clone(),
+            },
+            wake.clone(),
+        )?
+        .with_secrets(secrets),
+    );
     let on_commit: Option<CommitHook<EventInsert>> = wake.map(|wake| {
         Arc::new(move |outputs: &[EventInsert]| {
             if outputs.contains(&EventInsert::Stored) {

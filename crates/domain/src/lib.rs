@@ -3,6 +3,8 @@
 //! Every other crate depends on this one; it depends on nothing of ours.
 
 pub mod backoff;
+pub mod helpdesk;
+pub mod media;
 pub mod outbound;
 pub mod phone;
 pub mod role;

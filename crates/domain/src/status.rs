@@ -60,6 +60,13 @@ pub mod job_kind {
     pub const SYNC_TEMPLATES: &str = "SYNC_TEMPLATES";
     /// Submits a locally written template to Meta for review.
     pub const SUBMIT_TEMPLATE: &str = "SUBMIT_TEMPLATE";
+    /// Downloads a customer's image, document, audio, video or sticker from Meta into the
+    /// media directory (the media id in the webhook expires after seven days).
+    pub const DOWNLOAD_MEDIA: &str = "DOWNLOAD_MEDIA";
+    /// Creates the Jira issue of a ticket whose service sends its tickets to Jira.
+    pub const JIRA_CREATE_ISSUE: &str = "JIRA_CREATE_ISSUE";
+    /// Adds one ticket comment to the ticket's Jira issue.
+    pub const JIRA_ADD_COMMENT: &str = "JIRA_ADD_COMMENT";
 }
 
 /// Where an outbound message stands, as its delivery statuses report it.

@@ -3,6 +3,7 @@
 //! long jobs alive. One claim cycle at a time per process; handlers in parallel, so a slow job
 //! never stalls the rest. Several runner processes share a PostgreSQL queue safely.
 
+pub mod jira;
 pub mod jobs;
 pub mod outcome;
 pub mod pacing;

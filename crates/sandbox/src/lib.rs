@@ -13,6 +13,8 @@
 //! - **Counts** at `GET /sandbox/stats`, including the exact highest number of sends accepted
 //!   in any one-second window; accepted messages at `GET /sandbox/messages?to=`, messages
 //!   marked read at `GET /sandbox/reads`.
+//! - **A fake Jira** under `/jira` (create issue, add comment, basic auth), its issues at
+//!   `GET /sandbox/jira/issues`, and failures on demand (`POST /sandbox/jira/fail`).
 //! - **Inbound webhooks**: [`payloads`] builds them in Meta's shape, [`post_webhook`] posts one.
 //!
 //! ```no_run
@@ -38,6 +40,7 @@ pub mod errors;
 mod graph;
 pub mod ids;
 mod inbound;
+mod jira;
 mod media;
 pub mod multipart;
 pub mod payloads;
@@ -49,6 +52,7 @@ mod wire;
 
 pub use config::{ConfigError, ErrorKind, SandboxConfig};
 pub use inbound::{Delivered, InboundError, post_webhook};
+pub use jira::{JiraComment, JiraFailure, JiraIssue};
 pub use media::mime_from_extension;
 pub use server::{Sandbox, SandboxHandle};
 pub use stats::{AcceptedMessage, MarkedRead, Stats, max_in_window};

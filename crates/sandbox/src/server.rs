@@ -13,11 +13,12 @@ use tokio::task::JoinHandle;
 
 use crate::config::SandboxConfig;
 use crate::delivery::{self, Scheduler};
+use crate::jira::{FakeJira, JiraFailure, JiraIssue};
 use crate::media::{self, MediaStore};
 use crate::stats::{self, AcceptedMessage, Book, DeliveryCounters, MarkedRead, Stats};
 use crate::templates::Catalogue;
 use crate::wire::json_response;
-use crate::{graph, ids, templates};
+use crate::{graph, ids, jira, templates};
 
 /// Largest request body (Meta's largest media: 100 MB documents).
 const MAX_BODY_BYTES: usize = 101 * 1024 * 1024;
@@ -33,6 +34,7 @@ pub(crate) struct State {
     counters: Arc<DeliveryCounters>,
     media: Mutex<MediaStore>,
     catalogue: Mutex<Catalogue>,
+    jira: Mutex<FakeJira>,
     pub scheduler: Option<Scheduler>,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -48,6 +50,10 @@ impl State {
 
     pub(crate) fn catalogue(&self) -> MutexGuard<'_, Catalogue> {
         lock(&self.catalogue)
+    }
+
+    pub(crate) fn jira(&self) -> MutexGuard<'_, FakeJira> {
+        lock(&self.jira)
     }
 
     fn stats(&self) -> Stats {
@@ -66,6 +72,7 @@ impl State {
         self.book().reset();
         self.counters.reset();
         self.catalogue().reset();
+        self.jira().reset();
     }
 }
 
@@ -99,6 +106,7 @@ impl Sandbox {
             book: Mutex::new(Book::new(Instant::now(), config.max_stored_messages)),
             counters,
             media: Mutex::new(MediaStore::default()),
+            jira: Mutex::new(FakeJira::default()),
             scheduler,
             shutdown: shutdown_rx,
             config,
@@ -144,6 +152,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sandbox/reads", web::get().to(reads_route))
         .route("/sandbox/reset", web::post().to(reset_route))
         .route(media::DOWNLOAD_PATH, web::get().to(media::download))
+        // Before the Graph paths below, which would take `/jira/...` for a version and an id.
+        .configure(jira::routes)
         .service(web::resource("/{version}/{id}/messages").route(web::post().to(graph::messages)))
         .service(web::resource("/{version}/{id}/media").route(web::post().to(media::upload)))
         .service(
@@ -234,10 +244,51 @@ impl SandboxHandle {
         self.state.reset();
     }
 
+    /// The base URL of the fake Jira, for a Jira connection: `http://127.0.0.1:PORT/jira`.
+    pub fn jira_url(&self) -> String {
+        format!("http://{}{}", self.addr, jira::PREFIX)
+    }
+
+    /// Issues the fake Jira created, with their comments, oldest first
+    /// (`GET /sandbox/jira/issues`).
+    pub fn jira_issues(&self) -> Vec<JiraIssue> {
+        self.state.jira().issues()
+    }
+
+    /// The next `times` Jira calls answer HTTP `status` (with `Retry-After` when given)
+    /// instead of doing their work (`POST /sandbox/jira/fail`).
+    pub fn fail_jira(&self, status: u16, times: u32, retry_after: Option<u64>) {
+        self.state.jira().fail(JiraFailure {
+            status,
+            times,
+            retry_after,
+        });
+    }
+
+    /// Jira accepts only this email and API token from now on (by default any non-empty pair).
+    pub fn require_jira_credentials(&self, email: &str, api_token: &str) {
+        self.state.jira().require_credentials(email, api_token);
+    }
+
     /// Stores a file as if uploaded and returns its media id (e.g. for an inbound image
     /// webhook whose media the client under test downloads).
     pub fn add_media(&self, data: Vec<u8>, mime_type: &str) -> String {
         self.state.media().insert(web::Bytes::from(data), mime_type)
+    }
+
+    /// Stores a file a customer sends and returns the media object of its inbound webhook
+    /// (`{id, mime_type, sha256}`, the hash in base64 as Meta writes it), for
+    /// [`crate::payloads::inbound_image`] and the like.
+    pub fn add_inbound_media(&self, data: Vec<u8>, mime_type: &str) -> crate::payloads::MediaRef {
+        use base64::Engine;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &data);
+        let sha256 = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        crate::payloads::MediaRef {
+            id: self.add_media(data, mime_type),
+            mime_type: mime_type.to_string(),
+            sha256,
+            caption: None,
+        }
     }
 
     /// Stops serving: held requests are released, webhooks still queued are dropped.

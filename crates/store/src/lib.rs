@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod helpdesk;
 pub mod models;
 pub mod repo;
 pub mod schema;

@@ -211,6 +211,7 @@ pub struct Conversation {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_message_external_id: Option<String>,
+    pub menu_offered_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
@@ -265,6 +266,31 @@ pub struct MessageStatusEvent {
     pub applied: bool,
 }
 
+/// A customer's file: PENDING while the DOWNLOAD_MEDIA job fetches it from Meta, then
+/// DOWNLOADED (the file is at `storage_path`, relative to the media directory) or FAILED
+/// (`error` says why, and the message shows it).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::media)]
+#[serde(rename_all = "camelCase")]
+pub struct Media {
+    pub id: String,
+    pub organization_id: String,
+    pub message_log_id: Option<String>,
+    /// Meta's media id, from the webhook.
+    pub external_media_id: Option<String>,
+    pub mime_type: Option<String>,
+    /// What the sender called the file (documents); never used as a path.
+    pub file_name: Option<String>,
+    pub size_bytes: Option<i64>,
+    /// Hex SHA-256 of the stored file.
+    pub sha256: Option<String>,
+    pub storage_path: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = crate::schema::templates)]
 #[serde(rename_all = "camelCase")]
@@ -284,4 +310,86 @@ pub struct Template {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub status_changed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::services)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub position: i32,
+    pub active: bool,
+    pub destination: String,
+    pub jira_project_key: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::tickets)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticket {
+    pub id: String,
+    pub organization_id: String,
+    pub number: i64,
+    pub service_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub contact_phone: String,
+    pub subject: String,
+    pub status: String,
+    pub assigned_to_id: Option<String>,
+    pub jira_issue_key: Option<String>,
+    pub last_activity_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub session_ended_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::ticket_comments)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketComment {
+    pub id: String,
+    pub organization_id: String,
+    pub ticket_id: String,
+    pub author_type: String,
+    pub author_user_id: Option<String>,
+    pub body: String,
+    pub message_log_id: Option<String>,
+    pub media_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::ticket_notifications)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketNotification {
+    pub id: String,
+    pub organization_id: String,
+    pub ticket_id: String,
+    pub event: String,
+    pub via: Option<String>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub message_log_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::jira_connections)]
+pub struct JiraConnection {
+    pub id: String,
+    pub organization_id: String,
+    pub base_url: String,
+    pub user_email: String,
+    /// Sealed with the store's `SecretBox` (context "jira_api_token").
+    pub api_token: String,
+    pub webhook_secret_hash: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }

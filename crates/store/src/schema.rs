@@ -184,6 +184,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_message_external_id -> Nullable<Text>,
+        menu_offered_at -> Nullable<Timestamp>,
     }
 }
 
@@ -305,6 +306,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        session_ended_at -> Nullable<Timestamp>,
     }
 }
 
@@ -319,6 +321,34 @@ diesel::table! {
         message_log_id -> Nullable<Text>,
         media_id -> Nullable<Text>,
         created_at -> Timestamp,
+        external_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    ticket_notifications (id) {
+        id -> Text,
+        organization_id -> Text,
+        ticket_id -> Text,
+        event -> Text,
+        via -> Nullable<Text>,
+        status -> Text,
+        reason -> Nullable<Text>,
+        message_log_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jira_connections (id) {
+        id -> Text,
+        organization_id -> Text,
+        base_url -> Text,
+        user_email -> Text,
+        api_token -> Text,
+        webhook_secret_hash -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -357,6 +387,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     tickets,
     ticket_comments,
+    ticket_notifications,
+    jira_connections,
     message_status_events,
     runner_instances,
 );

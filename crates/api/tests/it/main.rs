@@ -1,9 +1,12 @@
 //! API tests on SQLite and, when SWITCHBOARD_TEST_DATABASE_URL is set, PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod helpdesk;
 mod inbox;
+mod jira;
 mod leads;
 mod matrix;
+mod media;
 mod ops;
 mod people;
 mod send;

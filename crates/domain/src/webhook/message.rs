@@ -134,6 +134,20 @@ impl Message {
         }
     }
 
+    /// The id of the list row or reply button tapped (`interactive`), or a template quick
+    /// reply's payload (`button`): what the business put there to recognise the answer.
+    pub fn reply_id(&self) -> Option<String> {
+        let part = self.part()?;
+        match self.kind.as_str() {
+            "interactive" => ["list_reply", "button_reply"]
+                .iter()
+                .find_map(|k| json::object_at(part, k))
+                .and_then(|reply| json::text_at(reply, "id")),
+            "button" => json::text_at(part, "payload"),
+            _ => None,
+        }
+    }
+
     /// The attachment of an image, video, audio, document or sticker.
     pub fn media(&self) -> Option<MediaRef> {
         if !MEDIA_KINDS.contains(&self.kind.as_str()) {

@@ -421,3 +421,19 @@ fn other_fields_expose_the_generic_messages_shape() {
     assert!(value.messages()[0].is_ok());
     assert_eq!(MessagesValue::from_value(&json!([1])), None);
 }
+
+#[test]
+fn tapped_rows_buttons_and_quick_replies_carry_their_id() {
+    for name in [
+        "interactive-list-reply-01.json",
+        "interactive-button-reply-01.json",
+        "button-quick-reply-01.json",
+    ] {
+        assert_eq!(
+            first_message(name).reply_id().as_deref(),
+            Some("callback_data"),
+            "{name}"
+        );
+    }
+    assert_eq!(first_message("reaction-01.json").reply_id(), None);
+}

@@ -7,7 +7,9 @@
 use diesel::Connection;
 use serde_json::json;
 use switchboard_domain::MessageStatus;
+use switchboard_domain::settings::OrgSettings;
 use switchboard_domain::webhook::{self, Change, Contact, Entry, Message, MessagesValue, Status};
+use switchboard_store::helpdesk::{self, Inbound};
 use switchboard_store::models::{
     Channel, IntegrationJob, MessageLog, MessageStatusEvent, WebhookEvent, new_id, now,
 };
@@ -15,7 +17,7 @@ use switchboard_store::repo::conversations::{self, ConversationKey};
 use switchboard_store::repo::leads::{self, LeadFromWhatsApp};
 use switchboard_store::repo::messages::{self, meta_time};
 use switchboard_store::repo::templates::{self, TemplateStatusChange};
-use switchboard_store::repo::{channels, contacts, notes, webhooks};
+use switchboard_store::repo::{channels, contacts, notes, organizations, webhooks};
 use switchboard_store::writer::{Batch, GroupCommit};
 use switchboard_store::{AnyConnection, Db, StoreError};
 
@@ -255,12 +257,20 @@ fn project_messages(
         .metadata
         .as_ref()
         .and_then(|m| m.display_phone_number.clone());
-    for (i, item) in value.messages().into_iter().enumerate() {
+    let messages = value.messages();
+    // Read once per change, and only when there are messages to project.
+    let settings = if messages.is_empty() {
+        OrgSettings::default()
+    } else {
+        organizations::settings_of(conn, &channel.organization_id)?
+    };
+    for (i, item) in messages.into_iter().enumerate() {
         match item {
             Ok(message) => {
                 let saved = project_message(
                     conn,
                     channel,
+                    &settings,
                     &value.contacts,
                     &message,
                     business_number.as_deref(),
@@ -325,6 +335,7 @@ fn sender(message: &Message, contacts: &[Contact]) -> Sender {
 fn project_message(
     conn: &mut AnyConnection,
     channel: &Channel,
+    settings: &OrgSettings,
     contacts: &[Contact],
     message: &Message,
     business_number: Option<&str>,
@@ -349,16 +360,22 @@ fn project_message(
         contacts::set_contact_phone(conn, org, old, new)?;
     }
     let referral = message.referral.as_ref().map(|r| r.to_string());
-    let lead = leads::find_or_create_lead(
-        conn,
-        org,
-        &LeadFromWhatsApp {
-            phone: who.wa_id.as_deref(),
-            wa_user_id: who.user_id.as_deref(),
-            profile_name: who.profile_name.as_deref(),
-            referral: referral.as_deref(),
-        },
-    )?;
+    // In helpdesk-only mode a message becomes a ticket comment, not a lead and a note.
+    let lead = if settings.mode.keeps_leads() {
+        Some(leads::find_or_create_lead(
+            conn,
+            org,
+            &LeadFromWhatsApp {
+                phone: who.wa_id.as_deref(),
+                wa_user_id: who.user_id.as_deref(),
+                profile_name: who.profile_name.as_deref(),
+                referral: referral.as_deref(),
+            },
+        )?)
+    } else {
+        None
+    };
+    let lead_id = lead.as_ref().map(|l| l.id.as_str());
     let conversation = conversations::upsert_conversation(
         conn,
         &ConversationKey {
@@ -367,7 +384,7 @@ fn project_message(
             contact_phone: &key,
         },
         Some(&contact.id),
-        Some(&lead.id),
+        lead_id,
     )?;
     let sent_at = meta_time(message.timestamp);
     let summary = message.summary();
@@ -377,7 +394,7 @@ fn project_message(
         organization_id: org.to_string(),
         channel_id: Some(channel.id.clone()),
         conversation_id: Some(conversation.id.clone()),
-        lead_id: Some(lead.id.clone()),
+        lead_id: lead_id.map(str::to_string),
         provider: "WHATSAPP".into(),
         direction: "INBOUND".into(),
         message_type: message.kind.clone(),
@@ -408,6 +425,8 @@ fn project_message(
     if !messages::insert_message_once(conn, &log)? {
         return Ok(()); // Already projected: a repeated delivery, or a replay.
     }
+    // Its file (if any) is fetched by a DOWNLOAD_MEDIA job queued in this same transaction.
+    switchboard_store::repo::media::queue_download_in(conn, &log, media.as_ref())?;
     // A reaction belongs to the message it reacts to: it is logged (context = that message)
     // but neither counts as unread nor replaces the conversation's preview.
     if message.reaction().is_none() {
@@ -421,7 +440,23 @@ fn project_message(
             true,
         )?;
     }
-    notes::insert_note_once(conn, org, &lead.id, &summary, "whatsapp", &message.id)?;
+    if let Some(lead) = &lead {
+        notes::insert_note_once(conn, org, &lead.id, &summary, "whatsapp", &message.id)?;
+    }
+    // Reactions and system notices are not something a customer asks: no ticket work.
+    if settings.mode.keeps_tickets() && message.reaction().is_none() && message.system().is_none() {
+        let reply_id = message.reply_id();
+        helpdesk::on_inbound(
+            conn,
+            &Inbound {
+                channel,
+                conversation: &conversation,
+                message: &log,
+                reply_id: reply_id.as_deref(),
+                settings: &settings.helpdesk,
+            },
+        )?;
+    }
     Ok(())
 }
 

@@ -28,6 +28,8 @@ pub struct Outbound {
     pub graph: GraphClient,
     pub secrets: Arc<SecretBox>,
     pub pacer: Arc<Pacer>,
+    /// Where downloaded customer files are kept (`SWITCHBOARD_MEDIA_DIR`).
+    pub media_dir: std::path::PathBuf,
 }
 
 pub struct SendMessage {

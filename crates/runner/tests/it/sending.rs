@@ -40,6 +40,7 @@ fn handler(t: &TestDb, sandbox: &SandboxHandle) -> SendMessage {
         graph,
         secrets: Arc::new(SecretBox::from_key(&[3; 32]).unwrap()),
         pacer: Arc::new(Pacer::new(PacingSettings::default())),
+        media_dir: std::env::temp_dir().join("switchboard-test-media"),
     };
     SendMessage::start(&t.db, outbound).unwrap()
 }

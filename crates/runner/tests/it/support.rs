@@ -118,6 +118,8 @@ pub fn outbound(api_url: &str) -> switchboard_runner::jobs::Outbound {
         pacer: Arc::new(switchboard_runner::pacing::Pacer::new(
             switchboard_runner::pacing::PacingSettings::default(),
         )),
+        // Tests that download files give their own directory (`Outbound { media_dir, .. }`).
+        media_dir: std::env::temp_dir().join("switchboard-test-media"),
     }
 }
 

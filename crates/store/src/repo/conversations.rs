@@ -68,6 +68,7 @@ pub fn upsert_conversation(
         created_at: at,
         updated_at: at,
         last_message_external_id: None,
+        menu_offered_at: None,
     };
     insert_ignoring_conflicts!(conn, dsl::conversations, &conversation);
     find_conversation_by_key(conn, key)?.ok_or(StoreError::NotFound("conversation"))

@@ -162,17 +162,23 @@ pub fn update_settings(
     id: &str,
     patch: &serde_json::Value,
 ) -> Result<switchboard_domain::settings::OrgSettings, StoreError> {
-    crate::db::write_transaction(conn, |conn| {
-        let settings = settings_of(conn, id)?
-            .patched(patch)
-            .map_err(|e| StoreError::Invalid(format!("settings: {e}")))?;
-        let json =
-            serde_json::to_string(&settings).map_err(|e| StoreError::Internal(e.to_string()))?;
-        diesel::update(dsl::organizations.find(id))
-            .set((dsl::settings.eq(json), dsl::updated_at.eq(now())))
-            .execute(conn)?;
-        Ok(settings)
-    })
+    crate::db::write_transaction(conn, |conn| patch_settings_in(conn, id, patch))
+}
+
+/// [`update_settings`] inside the caller's transaction.
+pub fn patch_settings_in(
+    conn: &mut AnyConnection,
+    id: &str,
+    patch: &serde_json::Value,
+) -> Result<switchboard_domain::settings::OrgSettings, StoreError> {
+    let settings = settings_of(conn, id)?
+        .patched(patch)
+        .map_err(|e| StoreError::Invalid(format!("settings: {e}")))?;
+    let json = serde_json::to_string(&settings).map_err(|e| StoreError::Internal(e.to_string()))?;
+    diesel::update(dsl::organizations.find(id))
+        .set((dsl::settings.eq(json), dsl::updated_at.eq(now())))
+        .execute(conn)?;
+    Ok(settings)
 }
 
 #[cfg(test)]

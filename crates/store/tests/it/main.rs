@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod channels;
+mod jira;
+mod media;
 mod organizations;
 mod outbound;
 mod schema;
