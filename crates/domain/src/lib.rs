@@ -3,6 +3,7 @@
 //! Every other crate depends on this one; it depends on nothing of ours.
 
 pub mod backoff;
+pub mod events;
 pub mod helpdesk;
 pub mod media;
 pub mod outbound;

@@ -67,6 +67,8 @@ pub mod job_kind {
     pub const JIRA_CREATE_ISSUE: &str = "JIRA_CREATE_ISSUE";
     /// Adds one ticket comment to the ticket's Jira issue.
     pub const JIRA_ADD_COMMENT: &str = "JIRA_ADD_COMMENT";
+    /// POSTs one signed event to one outgoing webhook subscription.
+    pub const DELIVER_EVENT: &str = "DELIVER_EVENT";
 }
 
 /// Where an outbound message stands, as its delivery statuses report it.

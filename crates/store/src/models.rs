@@ -245,6 +245,9 @@ pub struct MessageLog {
     pub sent_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Not through this API nor from the customer: `BUSINESS_APP` (typed in the WhatsApp
+    /// Business app on a coexistence number) or `HISTORY` (imported by history sync).
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
@@ -392,4 +395,78 @@ pub struct JiraConnection {
     pub webhook_secret_hash: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// A server's key for `x-api-key` (the notify API); only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::api_keys)]
+pub struct ApiKey {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub key_hash: String,
+    /// The first characters of the key, shown in lists so people can tell keys apart.
+    pub key_prefix: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// A URL an organization's systems want events POSTed to.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::schema::webhook_subscriptions)]
+pub struct WebhookSubscription {
+    pub id: String,
+    pub organization_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// A JSON array of event types (`["message.received", ...]`).
+    pub events: String,
+    /// Sealed with the store's `SecretBox` (context "webhook_subscription_secret").
+    pub secret_sealed: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One event for one subscription: the body as signed and sent, and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::webhook_deliveries)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub organization_id: String,
+    pub subscription_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub body: String,
+    /// PENDING, DELIVERED, FAILED (retrying) or DEAD.
+    pub status: String,
+    pub attempts: i32,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub job_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// One change of a contact's marketing consent (the current state is the latest by time).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::schema::opt_out_events)]
+#[serde(rename_all = "camelCase")]
+pub struct OptOutEvent {
+    pub id: String,
+    pub organization_id: String,
+    pub phone: String,
+    pub opted_out: bool,
+    /// KEYWORD, WEBHOOK (Meta's user_preferences), API or META_ERROR (131050).
+    pub source: String,
+    pub detail: Option<String>,
+    pub external_ref: String,
+    pub occurred_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
 }

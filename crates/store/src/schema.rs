@@ -217,6 +217,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        origin -> Nullable<Text>,
     }
 }
 
@@ -352,12 +353,84 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        key_prefix -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        organization_id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        events -> Text,
+        secret_sealed -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        organization_id -> Text,
+        subscription_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+        job_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    opt_out_events (id) {
+        id -> Text,
+        organization_id -> Text,
+        phone -> Text,
+        opted_out -> Bool,
+        source -> Text,
+        detail -> Nullable<Text>,
+        external_ref -> Text,
+        occurred_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_webhook_fields (channel_id, field) {
+        channel_id -> Text,
+        field -> Text,
+        last_received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(channels -> organizations (organization_id));
 diesel::joinable!(stages -> pipelines (pipeline_id));
 diesel::joinable!(notes -> leads (lead_id));
 diesel::joinable!(ticket_comments -> tickets (ticket_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 
 diesel::table! {
     runner_instances (id) {
@@ -391,4 +464,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     jira_connections,
     message_status_events,
     runner_instances,
+    api_keys,
+    webhook_subscriptions,
+    webhook_deliveries,
+    opt_out_events,
+    channel_webhook_fields,
 );

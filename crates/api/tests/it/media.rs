@@ -89,6 +89,7 @@ fn receive_file(
         sent_at: Some(at),
         created_at: at,
         updated_at: at,
+        origin: None,
     };
     let mut conn = t.db.conn().unwrap();
     let job = write_transaction(&mut conn, |c| {

@@ -176,6 +176,7 @@ pub fn inbound(
         sent_at: None,
         created_at: at,
         updated_at: at,
+        origin: None,
     };
     messages::insert_message_once(&mut conn, &message).unwrap();
     conversations::record_message(&mut conn, conversation_id, "INBOUND", text, at, wamid, true)

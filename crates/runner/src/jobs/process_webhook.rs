@@ -421,6 +421,7 @@ fn project_message(
         sent_at: Some(sent_at),
         created_at: sent_at,
         updated_at: now(),
+        origin: None,
     };
     if !messages::insert_message_once(conn, &log)? {
         return Ok(()); // Already projected: a repeated delivery, or a replay.

@@ -94,6 +94,7 @@ fn record_outbound(t: &TestDb, org: &Organization, wamid: &str) {
         sent_at: Some(at),
         created_at: at,
         updated_at: at,
+        origin: None,
     };
     write_transaction(&mut conn, |c| {
         messages::insert_message_once(c, &log)?;

@@ -67,6 +67,7 @@ pub mod outbound;
 pub mod pipelines;
 pub mod runners;
 pub mod services;
+pub mod subscriptions;
 pub mod templates;
 pub mod tickets;
 pub mod tokens;

@@ -185,6 +185,7 @@ fn outbound_row(
         sent_at: None,
         created_at: at,
         updated_at: at,
+        origin: None,
     })
 }
 

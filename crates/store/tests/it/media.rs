@@ -59,6 +59,7 @@ fn inbound(
         sent_at: Some(at),
         created_at: at,
         updated_at: at,
+        origin: None,
     }
 }
 

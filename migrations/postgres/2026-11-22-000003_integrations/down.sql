@@ -1,0 +1,12 @@
+DROP TABLE channel_webhook_fields;
+ALTER TABLE message_logs DROP COLUMN origin;
+DROP INDEX opt_out_events_phone_idx;
+DROP INDEX opt_out_events_ref_idx;
+DROP TABLE opt_out_events;
+DROP INDEX webhook_deliveries_event_idx;
+DROP INDEX webhook_deliveries_subscription_idx;
+DROP TABLE webhook_deliveries;
+DROP INDEX webhook_subscriptions_org_idx;
+DROP TABLE webhook_subscriptions;
+DROP INDEX api_keys_org_idx;
+DROP TABLE api_keys;
