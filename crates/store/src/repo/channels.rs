@@ -380,3 +380,47 @@ pub fn set_access_token(
         .execute(conn)?;
     Ok(())
 }
+
+/// Notes that the channel received a webhook of `field` at `at` (keeps the newest time), for
+/// the status page's "last webhook received" per field.
+pub fn touch_webhook_field(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    field: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<(), StoreError> {
+    use crate::schema::channel_webhook_fields as f;
+    let updated = diesel::update(
+        f::table
+            .filter(f::channel_id.eq(channel_id))
+            .filter(f::field.eq(field))
+            .filter(f::last_received_at.lt(at)),
+    )
+    .set(f::last_received_at.eq(at))
+    .execute(conn)?;
+    if updated == 0 {
+        insert_ignoring_conflicts!(
+            conn,
+            f::table,
+            (
+                f::channel_id.eq(channel_id),
+                f::field.eq(field),
+                f::last_received_at.eq(at)
+            )
+        );
+    }
+    Ok(())
+}
+
+/// The last time each webhook field reached the channel, newest first.
+pub fn list_webhook_fields(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+) -> Result<Vec<(String, chrono::NaiveDateTime)>, StoreError> {
+    use crate::schema::channel_webhook_fields as f;
+    Ok(f::table
+        .filter(f::channel_id.eq(channel_id))
+        .order(f::last_received_at.desc())
+        .select((f::field, f::last_received_at))
+        .load(conn)?)
+}

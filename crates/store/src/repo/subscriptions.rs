@@ -9,7 +9,9 @@ use switchboard_domain::job_kind;
 
 use crate::db::AnyConnection;
 use crate::error::StoreError;
-use crate::models::{IntegrationJob, WebhookDelivery, WebhookSubscription, new_id, now};
+use crate::models::{
+    IntegrationJob, MessageLog, WebhookDelivery, WebhookSubscription, new_id, now,
+};
 use crate::repo::jobs;
 use crate::schema::{webhook_deliveries, webhook_subscriptions};
 
@@ -111,4 +113,31 @@ fn delivery_job(org: &str, at: chrono::NaiveDateTime) -> IntegrationJob {
 fn with_delivery(mut job: IntegrationJob, delivery_id: &str) -> IntegrationJob {
     job.payload = json!({ "deliveryId": delivery_id }).to_string();
     job
+}
+
+/// A message as events describe it (`message.received`, `message.status`): ids, parties, kind,
+/// text and where its delivery stands. The same shape for both, so subscribers parse one.
+pub fn message_data(message: &MessageLog) -> Value {
+    let utc = |t: chrono::NaiveDateTime| {
+        t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    json!({
+        "messageId": message.id,
+        "wamid": message.external_message_id,
+        "conversationId": message.conversation_id,
+        "leadId": message.lead_id,
+        "channelId": message.channel_id,
+        "direction": message.direction,
+        "type": message.message_type,
+        "from": message.from_phone,
+        "to": message.to_phone,
+        "text": message.text,
+        "status": message.status,
+        "errorCode": message.error_code,
+        "errorMessage": message.error_message,
+        "origin": message.origin,
+        "sentAt": message.sent_at.map(utc),
+        "createdAt": utc(message.created_at),
+    })
 }
