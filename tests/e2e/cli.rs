@@ -259,6 +259,73 @@ fn token_revoke_marks_the_token_revoked() {
 }
 
 #[test]
+fn apikey_create_prints_a_key_whose_hash_alone_is_stored_and_revoke_ends_it() {
+    let work = Workdir::new();
+    let url = work.sqlite_url();
+    work.ok(&url, &["org", "create", "--name", "Acme"]);
+    let key = work.ok(
+        &url,
+        &[
+            "apikey",
+            "create",
+            "--org",
+            "acme",
+            "--name",
+            "billing server",
+        ],
+    );
+    assert!(key.starts_with("sbk_") && key.len() > 40, "{key}");
+    assert_eq!(key.lines().count(), 1, "only the key on stdout: {key}");
+    let db_file = work.path().join("data/switchboard.db");
+    assert!(
+        !bytes_contain(&sqlite_bytes(&db_file), key.as_bytes()),
+        "plaintext API key found in the database file"
+    );
+    let listing = work.ok(&url, &["apikey", "list", "--org", "acme"]);
+    assert!(
+        listing.contains("billing server")
+            && listing.contains(&key[..10])
+            && !listing.contains(&key),
+        "{listing}"
+    );
+    let id = listing
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // Another organization cannot revoke it.
+    work.ok(&url, &["org", "create", "--name", "Bravo"]);
+    let out = work.run(&url, &["apikey", "revoke", "--org", "bravo", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apikey list"));
+    work.ok(&url, &["apikey", "revoke", "--org", "acme", &id]);
+    let listing = work.ok(&url, &["apikey", "list", "--org", "acme"]);
+    let row = listing.lines().nth(1).unwrap();
+    assert!(
+        !row.trim_end().ends_with('-'),
+        "revoked column filled: {row}"
+    );
+    let out = work.run(&url, &["apikey", "create", "--org", "acme", "--name", " "]);
+    assert_eq!(out.status.code(), Some(1));
+    for args in [
+        &["apikey", "--help"][..],
+        &["apikey", "create", "--help"],
+        &["apikey", "list", "--help"],
+        &["apikey", "revoke", "--help"],
+    ] {
+        let out = work.run(&url, args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
 fn every_command_has_help() {
     let work = Workdir::new();
     let commands: [&[&str]; 14] = [

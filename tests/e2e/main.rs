@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod event_webhooks;
 mod helpdesk;
 mod inbox;
 mod ingest;
 mod outbound;
 mod runner;
+mod web;

@@ -44,7 +44,8 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    /// e.g. UNAUTHORIZED, FORBIDDEN_ROLE, VALIDATION_ERROR, NOT_FOUND, CONFLICT, WINDOW_CLOSED
+    /// e.g. UNAUTHORIZED, FORBIDDEN_ROLE, VALIDATION_ERROR, NOT_FOUND, CONFLICT, WINDOW_CLOSED,
+    /// OPTED_OUT
     #[schema(example = "VALIDATION_ERROR")]
     pub error_code: String,
     pub message: String,
@@ -101,6 +102,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Invalid(message) => ApiError::Validation(message),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Refused { code, message } => ApiError::Rule { code, message },
             StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::Connect(_) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::Unavailable

@@ -30,6 +30,8 @@ pub struct ConversationView {
     pub phone: String,
     pub lead_id: Option<String>,
     pub lead_name: Option<String>,
+    /// The name on the customer's WhatsApp profile, when Meta sent one.
+    pub contact_name: Option<String>,
     pub unread_count: i32,
     pub last_message_at: Option<DateTime<Utc>>,
     pub last_message_text: Option<String>,
@@ -41,6 +43,19 @@ pub struct ConversationView {
     pub window_open_until: Option<DateTime<Utc>>,
     /// Free-form messages can be sent now; otherwise only approved templates.
     pub window_open: bool,
+    /// The conversation's newest ticket (helpdesk mode), open or not; `GET /api/tickets/{id}`
+    /// has the rest.
+    pub latest_ticket: Option<TicketSummaryView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketSummaryView {
+    pub id: String,
+    /// The number customers see ("Ticket #1001").
+    pub number: i64,
+    /// new, in_progress, waiting_customer, resolved, closed or cancelled
+    pub status: String,
 }
 
 impl From<InboxRow> for ConversationView {
@@ -56,12 +71,18 @@ impl From<InboxRow> for ConversationView {
             phone: c.contact_phone,
             lead_id: c.lead_id,
             lead_name: row.lead_name,
+            contact_name: row.contact_name,
             unread_count: c.unread_count,
             last_message_at: c.last_message_at.map(utc),
             last_message_text: c.last_message_text,
             last_message_direction: c.last_message_direction,
             assigned_to_id: c.assigned_to_id,
             assigned_to_name: row.assigned_to_name,
+            latest_ticket: row.latest_ticket.map(|t| TicketSummaryView {
+                id: t.id,
+                number: t.number,
+                status: t.status,
+            }),
         }
     }
 }
@@ -184,7 +205,7 @@ pub struct ConversationQuery {
     pub assigned_to: Option<String>,
     /// true: only conversations with unread messages; false: only read ones.
     pub unread: Option<bool>,
-    /// Part of the customer's phone number or of the lead's name.
+    /// Part of the customer's phone number, of the lead's name or of their WhatsApp name.
     pub search: Option<String>,
 }
 

@@ -4,10 +4,16 @@
 use std::sync::OnceLock;
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{channels, helpdesk, inbox, jira, leads, media, ops, people, send, templates, tickets};
+use crate::webhook_subscriptions;
+use crate::{api_keys, notify, opt_outs, qr};
+use crate::{checks, stats, status};
+
+use crate::{
+    channels, helpdesk, inbox, jira, leads, me, media, ops, people, send, templates, tickets,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,18 +29,25 @@ use crate::{channels, helpdesk, inbox, jira, leads, media, ops, people, send, te
     paths(
         inbox::list_conversations, inbox::get_conversation, inbox::conversation_messages,
         inbox::assign, inbox::mark_read, inbox::list_messages, media::get_media,
-        send::send, channels::list,
+        send::send, channels::list, channels::webhook_setup, me::me,
         templates::list, templates::create, templates::get, templates::update,
         templates::disable, templates::send_template, templates::sync, templates::submit,
         leads::list, leads::get, leads::update, leads::list_notes, leads::create_note,
         leads::list_pipelines,
         people::list_users, people::create_user, people::list_tokens, people::create_token,
         people::revoke_token, people::get_settings, people::update_settings,
+        opt_outs::get_opt_outs, opt_outs::set_opt_out,
+        api_keys::list, api_keys::create, api_keys::revoke, notify::notify, qr::qr,
         ops::list_jobs, ops::retry_job, ops::healthz, ops::readyz,
+        stats::stats, status::status, checks::test_connection,
         jira::put_connection, jira::get_connection, jira::delete_connection, jira::webhook,
         helpdesk::list, helpdesk::create, helpdesk::get, helpdesk::update, helpdesk::delete,
         helpdesk::register_defaults,
         tickets::list, tickets::get, tickets::reply, tickets::set_status, tickets::assign,
+        webhook_subscriptions::list, webhook_subscriptions::create, webhook_subscriptions::get,
+        webhook_subscriptions::update, webhook_subscriptions::delete,
+        webhook_subscriptions::rotate_secret, webhook_subscriptions::deliveries,
+        webhook_subscriptions::redeliver, webhook_subscriptions::test,
     ),
     tags(
         (name = "inbox", description = "Conversations and their messages"),
@@ -45,7 +58,10 @@ use crate::{channels, helpdesk, inbox, jira, leads, media, ops, people, send, te
         (name = "tickets", description = "Tickets, their comments, replies and statuses"),
         (name = "jira", description = "The Jira connection, and the webhook that brings Jira comments to customers"),
         (name = "access", description = "Users, API tokens and settings"),
+        (name = "opt-outs", description = "Contacts' marketing consent: stop keywords, Meta's preferences, changes by people"),
+        (name = "webhooks", description = "Outgoing event webhooks: subscriptions, signing secrets, deliveries"),
         (name = "operations", description = "Jobs, health and readiness"),
+        (name = "checks", description = "Stats, each number's status, and the connection check against Meta"),
     ),
     modifiers(&BearerAuth)
 )]
@@ -64,6 +80,14 @@ impl Modify for BearerAuth {
                     .description(Some("An API token of a user of the organization"))
                     .build(),
             ),
+        );
+        // The notify API also takes a server's key: INTERNAL_API_KEY or an organization's.
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "INTERNAL_API_KEY, or an API key of the organization (POST /api/api-keys)",
+            ))),
         );
     }
 }

@@ -282,6 +282,14 @@ pub struct SettingsView {
     /// The assistant's texts in force: the language's defaults with the overrides applied.
     #[schema(value_type = Object)]
     pub helpdesk_texts: serde_json::Value,
+    /// Marketing opt-outs as set: `stopKeywords`, `startKeywords` (null: the defaults, which
+    /// cover en/es/pt), `acknowledge` (confirm a keyword with a text, in the window), `texts`
+    /// (`optedOut`, `optedIn` overrides).
+    #[schema(value_type = Object)]
+    pub opt_out: serde_json::Value,
+    /// The opt-out keywords and confirmations in force (normalized: lower case, no accents).
+    #[schema(value_type = Object)]
+    pub opt_out_in_force: serde_json::Value,
 }
 
 impl From<OrgSettings> for SettingsView {
@@ -294,9 +302,25 @@ impl From<OrgSettings> for SettingsView {
             read_receipts: s.read_receipts,
             mode,
             helpdesk_texts: serde_json::to_value(s.helpdesk.texts()).unwrap_or_default(),
+            opt_out_in_force: opt_out_in_force(&s),
+            opt_out: serde_json::to_value(&s.opt_out).unwrap_or_default(),
             helpdesk: serde_json::to_value(&s.helpdesk).unwrap_or_default(),
         }
     }
+}
+
+fn opt_out_in_force(s: &OrgSettings) -> serde_json::Value {
+    use switchboard_domain::opt_out::Consent;
+    let language = s.helpdesk.language;
+    serde_json::json!({
+        "stopKeywords": s.opt_out.stop_keywords(),
+        "startKeywords": s.opt_out.start_keywords(),
+        "acknowledge": s.opt_out.acknowledge,
+        "texts": {
+            "optedOut": s.opt_out.acknowledgement(Consent::OptOut, language),
+            "optedIn": s.opt_out.acknowledgement(Consent::OptIn, language),
+        },
+    })
 }
 
 /// The organization's settings.

@@ -65,6 +65,7 @@ pub async fn send(
         lead_id: request.lead_id,
         reply_to: request.reply_to,
         idempotency_key,
+        origin: None,
     };
     let queued: Queued = api.queue(new).await?;
     Ok(accepted(queued))
@@ -152,14 +153,14 @@ fn recipient(
     Ok(Ok((channel, to)))
 }
 
-fn no_channel() -> ApiError {
+pub(crate) fn no_channel() -> ApiError {
     ApiError::NoChannel(
         "this organization has no WhatsApp channel to send from: add one with `switchboard channel add` (or set WHATSAPP_PHONE_NUMBER_ID)".into(),
     )
 }
 
 /// The channel named by the request, or the organization's first active one.
-fn pick_channel(
+pub(crate) fn pick_channel(
     c: &mut AnyConnection,
     org: &str,
     id: Option<&str>,

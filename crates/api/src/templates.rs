@@ -357,7 +357,7 @@ pub struct SendTemplate {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, 1–255 characters")),
     responses((status = 202, body = SendAccepted), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "TEMPLATE_NOT_APPROVED, TEMPLATE_VARIABLES_MISSING or NO_CHANNEL")),
+        (status = 422, body = ErrorBody, description = "TEMPLATE_NOT_APPROVED, TEMPLATE_VARIABLES_MISSING, NO_CHANNEL, or OPTED_OUT (a MARKETING template to a contact who opted out)")),
     security(("bearer" = [])))]
 pub async fn send_template(
     api: web::Data<Api>,
@@ -389,13 +389,14 @@ pub async fn send_template(
             lead_id: body.lead_id,
             reply_to: None,
             idempotency_key,
+            origin: None,
         })
         .await?;
     Ok(send::accepted(queued))
 }
 
 /// `{"1": "John"}` or `["John"]` (positional from 1), values as text.
-fn variables(raw: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+pub(crate) fn variables(raw: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
     let invalid = || {
         ApiError::Validation(
             "variables must be an object of placeholder → text, or a list of texts".into(),
@@ -417,7 +418,7 @@ fn variables(raw: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> 
     }
 }
 
-fn filled(
+pub(crate) fn filled(
     template: &Template,
     variables: &BTreeMap<String, String>,
 ) -> Result<OutboundContent, ApiError> {

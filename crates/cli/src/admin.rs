@@ -1,4 +1,4 @@
-//! Administration commands: migrations, organizations, API tokens, channels.
+//! Administration commands: migrations, organizations, API tokens, API keys, channels.
 //! Results go to stdout (ids and tokens alone, so scripts can capture them); logs to stderr.
 
 use anyhow::{Context, Result};
@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use switchboard_domain::Role;
 use switchboard_store::models::Organization;
 use switchboard_store::repo::channels::{self, ChannelInput};
-use switchboard_store::repo::{organizations, tokens};
+use switchboard_store::repo::{api_keys, organizations, tokens};
 use switchboard_store::{AnyConnection, Db, SecretBox, StoreError};
 
 use crate::config::Config;
@@ -50,6 +50,34 @@ pub enum TokenCommand {
     /// Revoke a token by its id (from `token list`); it stops working at once.
     Revoke {
         /// The token's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for an organization's servers (the `x-api-key` header of the notify
+    /// API); prints the key once (it is stored hashed).
+    Create {
+        /// Organization id or slug.
+        #[arg(long)]
+        org: String,
+        /// What the key is for, e.g. "billing server".
+        #[arg(long)]
+        name: String,
+    },
+    /// List an organization's API keys (never the keys themselves).
+    List {
+        /// Organization id or slug.
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke an API key by its id (from `apikey list`); it stops working at once.
+    Revoke {
+        /// Organization id or slug.
+        #[arg(long)]
+        org: String,
+        /// The key's id.
         id: String,
     },
 }
@@ -235,6 +263,54 @@ pub fn token(config: &Config, cmd: TokenCommand) -> Result<()> {
                 other => other.into(),
             })?;
             tracing::info!(token_id = %token.id, "revoked API token");
+            Ok(())
+        }
+    })
+}
+
+pub fn apikey(config: &Config, cmd: ApiKeyCommand) -> Result<()> {
+    let db = open_db(config)?;
+    with_conn(&db, |conn| match cmd {
+        ApiKeyCommand::Create { org, name } => {
+            let name = name.trim();
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().count() <= 200,
+                "--name must be 1 to 200 characters"
+            );
+            let org = find_org(conn, &org)?;
+            let issued = api_keys::insert_api_key(conn, &org.id, name)?;
+            tracing::info!(key_id = %issued.key.id, org = %org.slug, "created API key; it is shown once");
+            println!("{}", issued.plaintext);
+            Ok(())
+        }
+        ApiKeyCommand::List { org } => {
+            let org = find_org(conn, &org)?;
+            let mut table =
+                Table::new(&["ID", "PREFIX", "NAME", "CREATED", "LAST USED", "REVOKED"]);
+            for key in api_keys::list_api_keys(conn, &org.id)? {
+                table.row(vec![
+                    key.id,
+                    format!("{}…", key.key_prefix),
+                    key.name,
+                    time(key.created_at),
+                    key.last_used_at.map(time).unwrap_or_else(|| "-".into()),
+                    key.revoked_at.map(time).unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            print!("{}", table.render());
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { org, id } => {
+            let org = find_org(conn, &org)?;
+            let key = api_keys::revoke_api_key(conn, &org.id, &id).map_err(|e| match e {
+                StoreError::NotFound(_) => anyhow::anyhow!(
+                    "organization {} has no API key with id '{id}': see `switchboard apikey list --org {}`",
+                    org.slug,
+                    org.slug
+                ),
+                other => other.into(),
+            })?;
+            tracing::info!(key_id = %key.id, "revoked API key");
             Ok(())
         }
     })

@@ -110,6 +110,9 @@ pub struct Config {
     pub default_to: Option<String>,
     pub default_country_code: Option<String>,
     pub internal_api_key: Option<Secret>,
+    /// How long a notify call waits for Meta's answer before answering 202 (`NOTIFY_WAIT_MS`,
+    /// default 10 s; 0 answers 202 at once).
+    pub notify_wait: Duration,
     pub runner: RunnerConfig,
     /// Largest webhook body accepted; Meta sends up to 3 MB.
     pub webhook_max_bytes: usize,
@@ -245,6 +248,13 @@ impl Config {
                 })
                 .transpose()?,
             internal_api_key: value(src, "INTERNAL_API_KEY").map(Secret),
+            notify_wait: Duration::from_millis(number_in(
+                src,
+                "NOTIFY_WAIT_MS",
+                10_000u64,
+                0..=60_000,
+                "milliseconds",
+            )?),
             runner: runner_config(src)?,
             webhook_max_bytes: webhook_max_bytes(src)?,
             http_workers: http_workers(src)?,
@@ -573,6 +583,20 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.var, "WHATSAPP_PHONE_NUMBER_ID");
+    }
+
+    #[test]
+    fn the_notify_wait_is_ten_seconds_unless_set() {
+        assert_eq!(
+            Config::load(&[]).unwrap().notify_wait,
+            Duration::from_secs(10)
+        );
+        let c = Config::load(&[("NOTIFY_WAIT_MS", "250")]).unwrap();
+        assert_eq!(c.notify_wait, Duration::from_millis(250));
+        for bad in ["-1", "ten", "60001"] {
+            let err = Config::load(&[("NOTIFY_WAIT_MS", bad)]).unwrap_err();
+            assert_eq!(err.var, "NOTIFY_WAIT_MS", "{bad}");
+        }
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum Command {
     /// Manage API tokens (shown once, stored hashed).
     #[command(subcommand)]
     Token(admin::TokenCommand),
+    /// Manage API keys: what an organization's servers send as `x-api-key` to the notify API.
+    #[command(subcommand)]
+    Apikey(admin::ApiKeyCommand),
     /// Manage WhatsApp numbers (channels) of an organization.
     #[command(subcommand)]
     Channel(admin::ChannelCommand),
@@ -127,6 +130,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Org(cmd) => admin::org(&config, cmd).map_err(Failure::from),
         Command::Token(cmd) => admin::token(&config, cmd).map_err(Failure::from),
+        Command::Apikey(cmd) => admin::apikey(&config, cmd).map_err(Failure::from),
         Command::Channel(cmd) => admin::channel(&config, cmd).map_err(Failure::from),
         Command::Jobs(cmd) => ops::jobs_command(&config, cmd).map_err(Failure::from),
         Command::Replay { org, since } => {

@@ -105,6 +105,17 @@ async fn run_async(config: &Config, role: Role, args: &ServerArgs) -> Result<()>
     Ok(())
 }
 
+/// The Graph API client of the runner's sends and of the API's connection check.
+fn graph_client(config: &Config) -> Result<switchboard_graph::GraphClient> {
+    switchboard_graph::GraphClient::new(switchboard_graph::GraphConfig {
+        api_url: config.graph.api_url.clone(),
+        api_version: config.graph.api_version.clone(),
+        timeout: config.graph.timeout,
+        ..switchboard_graph::GraphConfig::default()
+    })
+    .context("cannot set up the Graph API client")
+}
+
 fn start_runner(
     config: &Config,
     db: &Db,
@@ -117,13 +128,7 @@ fn start_runner(
         lease: config.runner.lease,
         ..RunnerSettings::default()
     };
-    let graph = switchboard_graph::GraphClient::new(switchboard_graph::GraphConfig {
-        api_url: config.graph.api_url.clone(),
-        api_version: config.graph.api_version.clone(),
-        timeout: config.graph.timeout,
-        ..switchboard_graph::GraphConfig::default()
-    })
-    .context("cannot set up the Graph API client")?;
+    let graph = graph_client(config)?;
     let pacer = Arc::new(Pacer::new(PacingSettings::default()));
     let outbound = Outbound {
         graph,
@@ -166,10 +171,18 @@ async fn serve_http(
             ApiSettings {
                 default_country_code: config.default_country_code.clone(),
                 media_dir: config.media_dir.clone(),
+                internal_api_key: config
+                    .internal_api_key
+                    .as_ref()
+                    .map(|k| switchboard_api::notify::InternalKey::new(k.0.clone())),
+                default_to: config.default_to.clone(),
+                notify_wait: switchboard_api::notify::NotifyWait(config.notify_wait),
+                production: config.environment == Environment::Production,
             },
             wake.clone(),
         )?
-        .with_secrets(secrets),
+        .with_secrets(secrets)
+        .with_graph(graph_client(config)?),
     );
     let on_commit: Option<CommitHook<EventInsert>> = wake.map(|wake| {
         Arc::new(move |outputs: &[EventInsert]| {
@@ -190,6 +203,8 @@ async fn serve_http(
         App::new()
             .configure(|cfg| switchboard_ingest::configure(cfg, ingest.clone()))
             .configure(|cfg| switchboard_api::configure(cfg, api.clone()))
+            // The web inbox at `/`: static files only; it calls the API like any frontend.
+            .configure(switchboard_web::configure)
             .app_data(metrics.clone())
             .route("/metrics", web::get().to(render_metrics))
     })

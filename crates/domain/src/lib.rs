@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod events;
 pub mod helpdesk;
 pub mod media;
+pub mod opt_out;
 pub mod outbound;
 pub mod phone;
 pub mod role;

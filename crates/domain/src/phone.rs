@@ -52,15 +52,7 @@ pub enum PhoneError {
 /// guess where national numbers can be 11 digits and start like the country
 /// code (a Brazilian number from area code 55): people should type the `+`.
 pub fn normalize(raw: &str, default_country_code: Option<&str>) -> Result<String, PhoneError> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(PhoneError::Empty);
-    }
-    let (plus, rest) = match trimmed.strip_prefix('+') {
-        Some(rest) => (true, rest),
-        None => (false, trimmed),
-    };
-    let digits = digits_of(rest)?;
+    let (plus, digits) = digits_of(raw)?;
     if digits.is_empty() {
         return Err(PhoneError::Empty);
     }
@@ -72,19 +64,22 @@ pub fn normalize(raw: &str, default_country_code: Option<&str>) -> Result<String
     check(international)
 }
 
-/// The digits of `text`, refusing anything but digits and common separators.
-fn digits_of(text: &str) -> Result<String, PhoneError> {
+/// The digits of `text`, and whether a `+` came before them (`+57 …`, but also `(+57) …` as
+/// people write it), refusing anything but digits and common separators.
+fn digits_of(text: &str) -> Result<(bool, String), PhoneError> {
     let mut digits = String::with_capacity(text.len());
+    let mut plus = false;
     for c in text.chars() {
         match c {
             '0'..='9' => digits.push(c),
             ' ' | '\t' | '\u{a0}' | '-' | '.' | '(' | ')' => {}
+            '+' if !plus && digits.is_empty() => plus = true,
             '+' => return Err(PhoneError::MisplacedPlus),
             c if c.is_alphabetic() => return Err(PhoneError::Letter(c)),
             c => return Err(PhoneError::InvalidCharacter(c)),
         }
     }
-    Ok(digits)
+    Ok((plus, digits))
 }
 
 /// Prepends the default country code to a number that lacks one.
@@ -209,6 +204,43 @@ mod tests {
         ];
         for (raw, code, expected) in cases {
             assert_eq!(normalize(raw, code), Err(expected), "{raw:?} {code:?}");
+        }
+    }
+
+    /// What a company's servers send the notify API: the same number written many ways, with
+    /// the channel's (or the deployment's) country code for the ones written without one.
+    #[test]
+    fn normalizes_numbers_as_servers_send_them() {
+        let cases = [
+            // Mexico and Argentina keep their mobile 1 and 9 when written internationally.
+            ("55 1234 5678", Some("52"), Ok("525512345678")),
+            ("+52 1 55 1234 5678", None, Ok("5215512345678")),
+            ("+54 9 11 2345-6789", Some("57"), Ok("5491123456789")),
+            // Germany: the trunk 0 goes; 00 is an international prefix whatever the default.
+            ("0151 2345 6789", Some("49"), Ok("4915123456789")),
+            ("0049 151 2345 6789", Some("57"), Ok("4915123456789")),
+            // The country code in parentheses, with its plus, as address books write it.
+            ("(+57) 310 305 5424", Some("1"), Ok("573103055424")),
+            ("+ 57 310-305-5424", None, Ok("573103055424")),
+            ("00-57-310-305-5424", None, Ok("573103055424")),
+            ("310.305.5424", Some("57"), Ok("573103055424")),
+            // Too short or too long once the country code is on.
+            ("305", Some("57"), Err(PhoneError::TooShort(5))),
+            ("5424", Some("+57"), Err(PhoneError::TooShort(6))),
+            (
+                "310 305 5424 310 305",
+                Some("57"),
+                Err(PhoneError::TooLong(18)),
+            ),
+            ("0057 310", None, Err(PhoneError::TooShort(5))),
+            ("(+57) +310", None, Err(PhoneError::MisplacedPlus)),
+        ];
+        for (raw, code, expected) in cases {
+            assert_eq!(
+                normalize(raw, code).as_deref().map_err(Clone::clone),
+                expected,
+                "{raw:?} {code:?}"
+            );
         }
     }
 

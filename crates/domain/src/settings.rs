@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::helpdesk::{Language, Texts};
+use crate::opt_out::OptOutSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -13,6 +14,8 @@ pub struct OrgSettings {
     /// What inbound messages become: leads and notes, tickets, or both.
     pub mode: Mode,
     pub helpdesk: HelpdeskSettings,
+    /// Marketing opt-out keywords and their confirmations.
+    pub opt_out: OptOutSettings,
 }
 
 /// Missing fields take these values (serde's container `default` reads them from here).
@@ -22,6 +25,7 @@ impl Default for OrgSettings {
             read_receipts: true,
             mode: Mode::default(),
             helpdesk: HelpdeskSettings::default(),
+            opt_out: OptOutSettings::default(),
         }
     }
 }
@@ -148,6 +152,7 @@ impl OrgSettings {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.opt_out.check()?;
         let helpdesk = &self.helpdesk;
         if !(1..=720).contains(&helpdesk.session_hours) {
             return Err("helpdesk.sessionHours must be between 1 and 720".into());
@@ -260,6 +265,43 @@ mod tests {
             .patched(&json!({"helpdesk": {"sessionHours": null}}))
             .unwrap();
         assert_eq!(reset.helpdesk.session_hours, 24);
+    }
+
+    #[test]
+    fn opt_out_keywords_are_patched_checked_and_reset() {
+        use crate::opt_out::Consent;
+        let custom = OptOutSettings::default();
+        assert_eq!(custom.consent_in("BAJA"), Some(Consent::OptOut));
+        let german = OrgSettings::default()
+            .patched(&json!({"optOut": {"stopKeywords": ["Abmelden"], "texts": {"optedOut": "Tschüss"}}}))
+            .unwrap();
+        assert_eq!(
+            german.opt_out.consent_in("abmelden!"),
+            Some(Consent::OptOut)
+        );
+        assert_eq!(german.opt_out.consent_in("stop"), None);
+        assert_eq!(
+            german.opt_out.consent_in("start"),
+            Some(Consent::OptIn),
+            "start keywords keep their defaults"
+        );
+        assert!(german.opt_out.acknowledge);
+        let reset = german
+            .patched(&json!({"optOut": {"stopKeywords": null}}))
+            .unwrap();
+        assert_eq!(reset.opt_out.consent_in("stop"), Some(Consent::OptOut));
+        assert_eq!(reset.opt_out.texts.opted_out.as_deref(), Some("Tschüss"));
+        for (patch, field) in [
+            (json!({"optOut": {"stopKeywords": "stop"}}), "sequence"),
+            (json!({"optOut": {"keywords": ["stop"]}}), "keywords"),
+            (json!({"optOut": {"startKeywords": ["stop"]}}), "'stop'"),
+        ] {
+            let error = OrgSettings::default().patched(&patch).unwrap_err();
+            assert!(error.contains(field), "{patch}: {error}");
+        }
+        // Settings stored before opt-outs existed read the defaults.
+        let old = OrgSettings::from_stored(r#"{"mode":"both"}"#);
+        assert_eq!(old.opt_out, OptOutSettings::default());
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! assert_eq!(message.summary(), "hola");
 //! ```
 
+mod coexistence;
 mod json;
 mod message;
 mod status;
@@ -27,6 +28,10 @@ mod summary;
 #[cfg(test)]
 mod tests;
 
+pub use coexistence::{
+    EchoesValue, HistoryChunk, HistoryThread, HistoryValue, MARKETING_MESSAGES, MEDIA_PLACEHOLDER,
+    UserPreference, history_status, user_preferences,
+};
 pub use message::{Context, MediaRef, Message, Reaction, SystemChange};
 pub use status::Status;
 
@@ -37,6 +42,12 @@ use serde_json::Value;
 pub const FIELD_MESSAGES: &str = "messages";
 /// The field of changes that report a template's review outcome.
 pub const FIELD_TEMPLATE_STATUS: &str = "message_template_status_update";
+/// Messages the business typed in the WhatsApp Business app (coexistence).
+pub const FIELD_ECHOES: &str = "smb_message_echoes";
+/// The Business app's past chats, synced after onboarding (coexistence).
+pub const FIELD_HISTORY: &str = "history";
+/// A customer stopped or resumed marketing messages in WhatsApp.
+pub const FIELD_USER_PREFERENCES: &str = "user_preferences";
 /// The `object` of every WhatsApp Business Account webhook.
 pub const OBJECT_WHATSAPP: &str = "whatsapp_business_account";
 
@@ -159,6 +170,31 @@ impl Change {
         MessagesValue::from_value(&self.value)
     }
 
+    /// The typed `value` of a `smb_message_echoes` change.
+    pub fn echoes_value(&self) -> Option<EchoesValue> {
+        if self.field != FIELD_ECHOES {
+            return None;
+        }
+        EchoesValue::from_value(&self.value)
+    }
+
+    /// The typed `value` of a `history` change.
+    pub fn history_value(&self) -> Option<HistoryValue> {
+        if self.field != FIELD_HISTORY {
+            return None;
+        }
+        HistoryValue::from_value(&self.value)
+    }
+
+    /// The items of a `user_preferences` change, each read on its own (empty for other
+    /// fields).
+    pub fn user_preferences(&self) -> Vec<Result<UserPreference, ItemError>> {
+        if self.field != FIELD_USER_PREFERENCES {
+            return Vec::new();
+        }
+        user_preferences(&self.value)
+    }
+
     /// The typed `value` of a `message_template_status_update` change.
     pub fn template_status_update(&self) -> Option<TemplateStatusUpdate> {
         if self.field != FIELD_TEMPLATE_STATUS {
@@ -168,8 +204,9 @@ impl Change {
     }
 }
 
-/// The `value` of a `messages` change (also the shape of `history` and
-/// `smb_message_echoes`, readable with [`MessagesValue::from_value`]).
+/// The `value` of a `messages` change. `smb_message_echoes` and `history` carry messages of
+/// the same shape but under other keys (`message_echoes`, `history[].threads[].messages`):
+/// read them with [`Change::echoes_value`] and [`Change::history_value`].
 ///
 /// Items stay raw; [`Self::messages`] and [`Self::statuses`] read each one
 /// independently.

@@ -119,6 +119,20 @@ impl GraphClient {
         self.inner.transfer_timeout
     }
 
+    /// The base URL calls go to, without any user or password it was configured with (for
+    /// status pages).
+    pub fn api_url(&self) -> String {
+        let mut url = self.inner.base.clone();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.to_string()
+    }
+
+    /// The pinned Graph API version, e.g. `v25.0`.
+    pub fn api_version(&self) -> &str {
+        &self.inner.version
+    }
+
     /// `<api_url>/<version>/<segments…>`, each segment percent-encoded so an id cannot
     /// reach another path.
     pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, GraphError> {

@@ -13,10 +13,12 @@ mod client;
 mod error;
 mod media;
 mod messages;
+mod phone_numbers;
 mod templates;
 
 pub use client::{ChannelAuth, GraphClient, GraphConfig};
 pub use error::{ErrorClass, GraphError, WINDOW_CLOSED_REASON, classify};
 pub use media::MediaInfo;
 pub use messages::Accepted;
+pub use phone_numbers::PhoneNumberInfo;
 pub use templates::{CreatedTemplate, RemoteTemplate, TemplateSubmission};

@@ -42,11 +42,14 @@ impl JobError {
     }
 }
 
-/// The database failing is a reason to try again, not to give up.
+/// The database failing is a reason to try again, not to give up; bad data and a rule's
+/// refusal (an opted-out contact) would fail the same way every time.
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid(message) => JobError::Permanent(message),
+            StoreError::Invalid(message) | StoreError::Refused { message, .. } => {
+                JobError::Permanent(message)
+            }
             other => JobError::retry(other.to_string()),
         }
     }

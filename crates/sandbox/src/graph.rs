@@ -348,6 +348,82 @@ pub(crate) async fn create_template(
     }
 }
 
+/// The fields of Meta's phone number node the sandbox answers, and the ones a `GET` without
+/// `fields` returns.
+const PHONE_NUMBER_FIELDS: &[&str] = &[
+    "id",
+    "display_phone_number",
+    "verified_name",
+    "quality_rating",
+    "code_verification_status",
+    "platform_type",
+    "throughput",
+    "name_status",
+];
+const PHONE_NUMBER_DEFAULT_FIELDS: &[&str] = &[
+    "verified_name",
+    "code_verification_status",
+    "display_phone_number",
+    "quality_rating",
+    "platform_type",
+    "throughput",
+    "id",
+];
+
+/// `GET /{version}/{phone_number_id}` for the sandbox's own number (the token was checked by
+/// the caller): its display number, name and quality, limited to `fields` like Graph does.
+/// `None` for any other id (it may be a media id).
+pub(crate) fn phone_number(state: &State, req: &HttpRequest, id: &str) -> Option<HttpResponse> {
+    if id != state.config.phone_number_id {
+        return None;
+    }
+    let params = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    let asked: Vec<&str> = match params.get("fields") {
+        Some(fields) => fields
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect(),
+        None => PHONE_NUMBER_DEFAULT_FIELDS.to_vec(),
+    };
+    if let Some(unknown) = asked.iter().find(|f| !PHONE_NUMBER_FIELDS.contains(f)) {
+        return Some(errors::invalid_parameter(
+            &format!(
+                "(#100) Tried accessing nonexisting field ({unknown}) on node type (WhatsAppBusinessPhoneNumber)"
+            ),
+            &format!("{unknown} is not a field of a phone number"),
+        ));
+    }
+    let config = &state.config;
+    let all = json!({
+        "id": config.phone_number_id,
+        "display_phone_number": display_format(&config.display_phone_number),
+        "verified_name": "Switchboard Sandbox",
+        "quality_rating": "GREEN",
+        "code_verification_status": "VERIFIED",
+        "platform_type": "CLOUD_API",
+        "throughput": { "level": "STANDARD" },
+        "name_status": "APPROVED",
+    });
+    let mut answer = serde_json::Map::new();
+    for field in asked.iter().chain(std::iter::once(&"id")) {
+        answer.insert((*field).to_string(), all[*field].clone());
+    }
+    Some(json_response(StatusCode::OK, &Value::Object(answer)))
+}
+
+/// A number as Meta displays it: `+1 555-000-1111` for North America, `+<digits>` otherwise.
+fn display_format(digits: &str) -> String {
+    match digits.strip_prefix('1') {
+        Some(rest) if rest.len() == 10 => {
+            format!("+1 {}-{}-{}", &rest[..3], &rest[3..6], &rest[6..])
+        }
+        _ => format!("+{digits}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +437,12 @@ mod tests {
         for bad in ["", "wamid.", "ABGGFlA5Fpa", "wamid.a b", "msg.HBg"] {
             assert!(!is_wamid(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn numbers_display_like_meta() {
+        assert_eq!(display_format("15550001111"), "+1 555-000-1111");
+        assert_eq!(display_format("573103055424"), "+573103055424");
     }
 
     #[test]

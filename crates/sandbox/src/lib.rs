@@ -3,7 +3,8 @@
 //!
 //! - **Graph endpoints** on loopback, any version segment: `POST /{v}/{phone_number_id}/messages`
 //!   (sends and mark-as-read), `POST /{v}/{phone_number_id}/media`, `GET`/`DELETE /{v}/{media_id}`
-//!   with an expiring download URL, `GET /{v}/{waba_id}/message_templates` with cursor paging,
+//!   with an expiring download URL, `GET /{v}/{phone_number_id}` (the sandbox's number: display
+//!   number, verified name, quality), `GET /{v}/{waba_id}/message_templates` with cursor paging,
 //!   and `POST /{v}/{waba_id}/message_templates` (checked like Meta, then listed as `PENDING`).
 //!   Every call needs `Authorization: Bearer …`.
 //! - **Trouble on demand**: latency, Meta errors (130429, 131056, 190 …), HTTP 500, requests

@@ -208,6 +208,10 @@ pub(crate) async fn upload(
 }
 
 async fn metadata_of(state: &State, req: &HttpRequest, media_id: &str) -> HttpResponse {
+    // The same path reads the sandbox's phone number (the connection check asks it).
+    if let Some(answer) = crate::graph::phone_number(state, req, media_id) {
+        return answer;
+    }
     let mut store = state.media();
     let Some(item) = store.items.get(media_id) else {
         return errors::unknown_object("get", media_id);

@@ -19,6 +19,10 @@ pub enum StoreError {
     /// The caller gave a value the store cannot accept.
     #[error("{0}")]
     Invalid(String),
+    /// Well-formed, but a rule refuses it; `code` names the rule (e.g. OPTED_OUT) for callers
+    /// that answer with a stable code.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error("database error: {0}")]

@@ -24,6 +24,7 @@ use crate::models::{
 };
 use crate::repo::outbound::{self, NewOutbound};
 use crate::repo::services::{self, DESTINATION_JIRA};
+use crate::repo::subscriptions::{self, TicketChange};
 use crate::repo::tickets::{self, AUTHOR_AGENT, AUTHOR_CUSTOMER, NewComment, NewTicket};
 use crate::repo::{channels, conversations, jobs, organizations};
 
@@ -159,6 +160,16 @@ fn run_command(
         }
         (Command::Cancel, Some(ticket)) => {
             tickets::set_status(conn, &ticket.id, TicketStatus::Cancelled)?;
+            let previous = TicketChange::Status {
+                previous: &ticket.status,
+            };
+            subscriptions::emit_ticket_updated(
+                conn,
+                inbound.org(),
+                &ticket.id,
+                previous,
+                message_key(inbound),
+            )?;
             render(&texts.cancelled, &[("number", &ticket.number.to_string())])
         }
         (Command::Cancel, None) => texts.no_ticket.clone(),
@@ -282,8 +293,34 @@ fn add_customer_comment(
     // The customer answered: the ball is back with the agents.
     if ticket.status == TicketStatus::WaitingCustomer.as_str() {
         tickets::set_status(conn, &ticket.id, TicketStatus::InProgress)?;
+        let previous = TicketChange::Status {
+            previous: &ticket.status,
+        };
+        subscriptions::emit_ticket_updated(
+            conn,
+            inbound.org(),
+            &ticket.id,
+            previous,
+            message_key(inbound),
+        )?;
     }
+    subscriptions::emit_ticket_updated(
+        conn,
+        inbound.org(),
+        &ticket.id,
+        TicketChange::Comment(&comment),
+        message_key(inbound),
+    )?;
     push_to_jira(conn, ticket, &comment)
+}
+
+/// What makes events of a customer's message unique: its wamid, so a replay repeats none.
+fn message_key<'a>(inbound: &'a Inbound<'_>) -> &'a str {
+    inbound
+        .message
+        .external_message_id
+        .as_deref()
+        .unwrap_or(&inbound.message.id)
 }
 
 fn name_ticket(conn: &mut AnyConnection, ticket_id: &str, subject: &str) -> Result<(), StoreError> {
@@ -372,6 +409,7 @@ fn say(
             lead_id: inbound.conversation.lead_id.clone(),
             reply_to: None,
             idempotency_key: Some(format!("assistant:{wamid}:{purpose}")),
+            origin: Some(crate::repo::messages::origin::ASSISTANT),
         },
     )?;
     jobs::announce_jobs(conn)
@@ -425,6 +463,13 @@ pub fn agent_reply(conn: &mut AnyConnection, reply: &AgentReply<'_>) -> Result<R
                 at: now(),
             },
         )?;
+        subscriptions::emit_ticket_updated(
+            conn,
+            org,
+            &ticket.id,
+            TicketChange::Comment(&comment),
+            &comment.id,
+        )?;
         let settings = organizations::settings_of(conn, org)?;
         let notification = notify(
             conn,
@@ -463,6 +508,10 @@ pub fn change_status(
             return Ok((ticket, None));
         }
         tickets::set_status(conn, &ticket.id, status)?;
+        let previous = TicketChange::Status {
+            previous: &ticket.status,
+        };
+        subscriptions::emit_ticket_updated(conn, org, &ticket.id, previous, &new_id())?;
         let settings = organizations::settings_of(conn, org)?;
         let language = settings.helpdesk.language;
         let label = status.label(language).to_string();
@@ -587,6 +636,7 @@ fn plan_and_queue(
             lead_id: ticket.lead_id.clone(),
             reply_to: None,
             idempotency_key: None,
+            origin: None,
         },
     )?;
     jobs::announce_jobs(conn)?;
@@ -678,7 +728,8 @@ pub fn assign(
     user_id: Option<&str>,
 ) -> Result<Ticket, StoreError> {
     write_transaction(conn, |conn| {
-        tickets::find_ticket(conn, org, ticket_id)?.ok_or(StoreError::NotFound("ticket"))?;
+        let before =
+            tickets::find_ticket(conn, org, ticket_id)?.ok_or(StoreError::NotFound("ticket"))?;
         if let Some(user) = user_id
             && crate::repo::users::find_user(conn, org, user)?.is_none()
         {
@@ -687,6 +738,12 @@ pub fn assign(
             )));
         }
         tickets::assign_ticket(conn, ticket_id, user_id)?;
+        if before.assigned_to_id.as_deref() != user_id {
+            let previous = TicketChange::Assignee {
+                previous: before.assigned_to_id.as_deref(),
+            };
+            subscriptions::emit_ticket_updated(conn, org, ticket_id, previous, &new_id())?;
+        }
         tickets::find_ticket(conn, org, ticket_id)?.ok_or(StoreError::NotFound("ticket"))
     })
 }

@@ -13,8 +13,17 @@ fn routes_with_ids(a: &Tenant) -> Vec<(&'static str, String, Option<Value>)> {
     let conv = format!("/api/integrations/conversations/{}", a.conversation_id);
     let tpl = format!("/api/integrations/whatsapp/templates/{}", a.template_id);
     let lead = format!("/api/leads/{}", a.lead_id);
+    let hook = format!("/api/webhook-subscriptions/{}", a.webhook_subscription_id);
     vec![
         ("GET", conv.clone(), None),
+        (
+            "GET",
+            format!(
+                "/api/integrations/whatsapp/channels/{}/webhook-setup",
+                a.channel.id
+            ),
+            None,
+        ),
         ("GET", format!("{conv}/messages"), None),
         (
             "PATCH",
@@ -42,6 +51,18 @@ fn routes_with_ids(a: &Tenant) -> Vec<(&'static str, String, Option<Value>)> {
             Some(json!({"content": "hi"})),
         ),
         ("DELETE", format!("/api/tokens/{}", a.token_id), None),
+        ("DELETE", format!("/api/api-keys/{}", a.api_key_id), None),
+        ("GET", hook.clone(), None),
+        ("PATCH", hook.clone(), Some(json!({"enabled": false}))),
+        ("POST", format!("{hook}/rotate-secret"), None),
+        ("POST", format!("{hook}/test"), None),
+        ("GET", format!("{hook}/deliveries"), None),
+        (
+            "POST",
+            format!("{hook}/deliveries/{}/redeliver", a.webhook_delivery_id),
+            None,
+        ),
+        ("DELETE", hook.clone(), None),
         (
             "POST",
             format!("/api/integrations/jobs/{}/retry", a.dead_job_id),
@@ -72,6 +93,12 @@ async fn organization_b_gets_404_on_every_id_of_organization_a() {
                 .replace(&a.template_id, "00000000-0000-0000-0000-000000000000")
                 .replace(&a.lead_id, "00000000-0000-0000-0000-000000000000")
                 .replace(&a.token_id, "00000000-0000-0000-0000-000000000000")
+                .replace(&a.api_key_id, "00000000-0000-0000-0000-000000000000")
+                .replace(
+                    &a.webhook_subscription_id,
+                    "00000000-0000-0000-0000-000000000000",
+                )
+                .replace(&a.channel.id, "00000000-0000-0000-0000-000000000000")
                 .replace(&a.dead_job_id, "00000000-0000-0000-0000-000000000000");
             let body = routes_with_ids(&a)
                 .into_iter()
@@ -196,7 +223,10 @@ async fn organization_b_lists_none_of_organization_a() {
             "/api/pipelines",
             "/api/users",
             "/api/tokens",
+            "/api/api-keys",
             "/api/integrations/jobs",
+            "/api/whatsapp/status",
+            "/api/webhook-subscriptions",
         ];
         let a_ids = [
             &a.org.id,
@@ -207,7 +237,10 @@ async fn organization_b_lists_none_of_organization_a() {
             &a.template_id,
             &a.dead_job_id,
             &a.token_id,
+            &a.api_key_id,
             &a.inbound_wamid,
+            &a.webhook_subscription_id,
+            &a.webhook_delivery_id,
         ];
         for uri in lists {
             let got = call(&app, "GET", uri, Some(b.owner()), None).await;
@@ -240,7 +273,28 @@ fn restricted(a: &Tenant) -> Vec<(&'static str, String, Option<Value>, &'static 
     const EDITORS: &[Role] = &[Role::Owner, Role::Admin, Role::Manager];
     let conv = format!("/api/integrations/conversations/{}", a.conversation_id);
     let tpl = format!("/api/integrations/whatsapp/templates/{}", a.template_id);
+    let hook = format!("/api/webhook-subscriptions/{}", a.webhook_subscription_id);
+    let hooks = "/api/webhook-subscriptions".to_string();
     vec![
+        // Creating one and rotating its secret need the master key this app lacks: their
+        // roles are checked in webhook_subscriptions.rs.
+        ("GET", hooks, None, ADMINS),
+        ("GET", hook.clone(), None, ADMINS),
+        (
+            "PATCH",
+            hook.clone(),
+            Some(json!({"description": "CRM"})),
+            ADMINS,
+        ),
+        ("POST", format!("{hook}/test"), None, ADMINS),
+        ("GET", format!("{hook}/deliveries"), None, ADMINS),
+        (
+            "POST",
+            format!("{hook}/deliveries/{}/redeliver", a.webhook_delivery_id),
+            None,
+            ADMINS,
+        ),
+        ("DELETE", hook, None, ADMINS),
         ("GET", "/api/tokens".into(), None, ADMINS),
         (
             "POST",
@@ -267,6 +321,25 @@ fn restricted(a: &Tenant) -> Vec<(&'static str, String, Option<Value>, &'static 
             ADMINS,
         ),
         ("GET", "/api/integrations/jobs".into(), None, ADMINS),
+        (
+            "POST",
+            "/api/integrations/whatsapp/test".into(),
+            Some(json!({})),
+            ADMINS,
+        ),
+        ("GET", "/api/api-keys".into(), None, ADMINS),
+        (
+            "POST",
+            "/api/api-keys".into(),
+            Some(json!({"name": "billing"})),
+            ADMINS,
+        ),
+        (
+            "DELETE",
+            format!("/api/api-keys/{}", a.api_key_id),
+            None,
+            ADMINS,
+        ),
         (
             "POST",
             format!("/api/integrations/jobs/{}/retry", a.dead_job_id),
@@ -297,9 +370,24 @@ fn restricted(a: &Tenant) -> Vec<(&'static str, String, Option<Value>, &'static 
         ("DELETE", tpl.clone(), None, EDITORS),
         ("POST", format!("{tpl}/submit"), None, EDITORS),
         (
+            "GET",
+            format!(
+                "/api/integrations/whatsapp/channels/{}/webhook-setup",
+                a.channel.id
+            ),
+            None,
+            ADMINS,
+        ),
+        (
             "POST",
             "/api/integrations/whatsapp/templates/sync".into(),
             None,
+            EDITORS,
+        ),
+        (
+            "PUT",
+            format!("/api/contacts/{CUSTOMER}/opt-out"),
+            Some(json!({"optedOut": true})),
             EDITORS,
         ),
     ]
@@ -347,10 +435,27 @@ async fn every_api_route_needs_a_live_token() {
         "/api/users",
         "/api/tokens",
         "/api/settings",
+        "/api/me",
         "/api/integrations/jobs",
+        "/api/api-keys",
+        "/api/whatsapp/qr",
+        "/api/integrations/whatsapp/stats",
+        "/api/whatsapp/status",
+        "/api/webhook-subscriptions",
     ] {
         routes.push(("GET", list.into(), None));
     }
+    routes.push(("GET", format!("/api/contacts/{CUSTOMER}/opt-outs"), None));
+    routes.push((
+        "PUT",
+        format!("/api/contacts/{CUSTOMER}/opt-out"),
+        Some(json!({"optedOut": true})),
+    ));
+    routes.push((
+        "POST",
+        "/api/whatsapp/notify".into(),
+        Some(json!({"to": CUSTOMER, "message": "hi"})),
+    ));
     for (method, uri, body) in &routes {
         let none = call(&app, method, uri, None, body.clone()).await;
         assert_error(&none, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");

@@ -14,7 +14,7 @@ use switchboard_store::repo::channels::{self, ChannelInput};
 use switchboard_store::repo::conversations::{self, ConversationKey};
 use switchboard_store::repo::leads::{self, LeadFromWhatsApp};
 use switchboard_store::repo::templates::{self, NewTemplate};
-use switchboard_store::repo::{jobs, messages, notes, organizations, tokens};
+use switchboard_store::repo::{api_keys, jobs, messages, notes, organizations, tokens};
 use switchboard_store::testing::TestDb;
 
 pub const CUSTOMER: &str = "5511999990000";
@@ -30,7 +30,12 @@ pub struct Tenant {
     pub template_id: String,
     pub dead_job_id: String,
     pub token_id: String,
+    /// An API key nobody calls with, for the tests that revoke one.
+    pub api_key_id: String,
     pub inbound_wamid: String,
+    /// An outgoing webhook subscription and one of its deliveries (a queued ping).
+    pub webhook_subscription_id: String,
+    pub webhook_delivery_id: String,
 }
 
 impl Tenant {
@@ -75,6 +80,10 @@ pub fn tenant(t: &TestDb, name: &str, phone_number_id: &str) -> Tenant {
     let token_id = tokens::insert_user_with_token(c, &org.id, Role::Seller, Some("spare"))
         .unwrap()
         .token
+        .id;
+    let api_key_id = api_keys::insert_api_key(c, &org.id, "spare")
+        .unwrap()
+        .key
         .id;
     let lead = leads::find_or_create_lead(
         c,
@@ -122,6 +131,7 @@ pub fn tenant(t: &TestDb, name: &str, phone_number_id: &str) -> Tenant {
     job.status = "DEAD".into();
     job.last_error = Some("gave up".into());
     jobs::insert_jobs(c, std::slice::from_ref(&job)).unwrap();
+    let hook = webhook_subscription(c, &org.id);
     Tenant {
         org,
         channel,
@@ -132,8 +142,60 @@ pub fn tenant(t: &TestDb, name: &str, phone_number_id: &str) -> Tenant {
         template_id: template.id,
         dead_job_id: job.id,
         token_id,
+        api_key_id,
         inbound_wamid,
+        webhook_subscription_id: hook.0,
+        webhook_delivery_id: hook.1,
     }
+}
+
+/// The master key of the tenants' webhook subscriptions (an API given it can rotate them).
+pub fn master_key() -> SecretBox {
+    SecretBox::from_key(&[1; 32]).unwrap()
+}
+
+/// A subscription of the organization (to an event these tests never cause, so it queues no
+/// jobs behind other tests' backs) and one delivery in its log: (its id, the delivery's).
+fn webhook_subscription(c: &mut switchboard_store::AnyConnection, org: &str) -> (String, String) {
+    use diesel::RunQueryDsl;
+    use switchboard_store::models::WebhookDelivery;
+    use switchboard_store::repo::subscriptions::{self, NewSubscription};
+    let created = subscriptions::insert_subscription(
+        c,
+        &master_key(),
+        &NewSubscription {
+            organization_id: org,
+            url: "https://hooks.example.com/switchboard",
+            events: &["template.status".to_string()],
+            description: None,
+            enabled: true,
+            require_https: false,
+        },
+    )
+    .unwrap();
+    let at = now();
+    let delivery = WebhookDelivery {
+        id: new_id(),
+        organization_id: org.to_string(),
+        subscription_id: created.subscription.id.clone(),
+        event_id: format!("evt_{}", new_id()),
+        event_type: "template.status".into(),
+        body: r#"{"type":"template.status","data":{}}"#.into(),
+        status: "DELIVERED".into(),
+        attempts: 1,
+        response_status: Some(200),
+        response_body: Some("ok".into()),
+        error: None,
+        job_id: None,
+        created_at: at,
+        updated_at: at,
+        delivered_at: Some(at),
+    };
+    diesel::insert_into(switchboard_store::schema::webhook_deliveries::table)
+        .values(&delivery)
+        .execute(c)
+        .unwrap();
+    (created.subscription.id, delivery.id)
 }
 
 /// A customer's message, stored as the webhook projection stores it.

@@ -4,5 +4,6 @@
 mod errors;
 mod harness;
 mod media;
+mod phone_numbers;
 mod send;
 mod templates;

@@ -1,5 +1,6 @@
 //! The job kinds this runner knows.
 
+pub mod deliver_event;
 pub mod download_media;
 pub mod jira;
 pub mod mark_read;
@@ -45,6 +46,13 @@ pub fn registry(db: &Db, outbound: Option<Outbound>) -> Result<Registry, StoreEr
             jira::CreateIssue::new(jira.clone()),
         )
         .register(job_kind::JIRA_ADD_COMMENT, jira::AddComment::new(jira))
+        .register(
+            job_kind::DELIVER_EVENT,
+            deliver_event::DeliverEvent::new(
+                outbound.secrets.clone(),
+                deliver_event::DeliveryConfig::default(),
+            )?,
+        )
         .register_shared(job_kind::SEND_MESSAGE, send.clone())
         .register_shared(job_kind::SEND_MESSAGE_TEMPLATE, send)
         .register(job_kind::MARK_READ, MarkRead::new(outbound.clone()))

@@ -1,12 +1,17 @@
 //! `PROCESS_WEBHOOK`: turns one stored webhook into contacts, leads, conversations, message
-//! logs, notes, delivery statuses, template statuses and channel updates. Every entry, change,
+//! logs, notes, delivery statuses, template statuses, channel updates, Business app echoes and
+//! history ([`coexistence`]) and marketing opt-outs ([`consent`]). Every entry, change,
 //! message and status in the body is processed (Meta batches them); a bad item is recorded on
 //! the event and the others go on. Running it twice, or over events in any order, ends in the
 //! same state as one in-order pass.
 
+mod coexistence;
+mod consent;
+
 use diesel::Connection;
 use serde_json::json;
 use switchboard_domain::MessageStatus;
+use switchboard_domain::events::EventType;
 use switchboard_domain::settings::OrgSettings;
 use switchboard_domain::webhook::{self, Change, Contact, Entry, Message, MessagesValue, Status};
 use switchboard_store::helpdesk::{self, Inbound};
@@ -16,6 +21,8 @@ use switchboard_store::models::{
 use switchboard_store::repo::conversations::{self, ConversationKey};
 use switchboard_store::repo::leads::{self, LeadFromWhatsApp};
 use switchboard_store::repo::messages::{self, meta_time};
+use switchboard_store::repo::opt_outs;
+use switchboard_store::repo::subscriptions::{self, Event};
 use switchboard_store::repo::templates::{self, TemplateStatusChange};
 use switchboard_store::repo::{channels, contacts, notes, organizations, webhooks};
 use switchboard_store::writer::{Batch, GroupCommit};
@@ -175,6 +182,12 @@ fn keep_going(
             problems.push(format!("{what}: {thing} not found"));
             Ok(())
         }
+        // A rule refused something the item asked for (a marketing template to an opted-out
+        // contact): the item is recorded as it is, the refusal noted.
+        Err(StoreError::Refused { code, message }) => {
+            problems.push(format!("{what}: {code}: {message}"));
+            Ok(())
+        }
         Err(other) => Err(other),
     }
 }
@@ -193,6 +206,9 @@ fn project_change(
         ));
         return Ok(());
     };
+    if !change.field.is_empty() {
+        channels::touch_webhook_field(conn, &channel.id, &change.field, event.received_at)?;
+    }
     let at = entry.time.map_or_else(now, meta_time);
     match change.field.as_str() {
         "messages" => match change.messages_value() {
@@ -204,6 +220,13 @@ fn project_change(
         },
         "message_template_status_update" => {
             project_template_status(conn, &channel, change, at, problems)
+        }
+        webhook::FIELD_ECHOES => coexistence::project_echoes(conn, &channel, change, problems),
+        webhook::FIELD_HISTORY => {
+            coexistence::project_history(conn, &channel, change, at, problems)
+        }
+        webhook::FIELD_USER_PREFERENCES => {
+            consent::project_preferences(conn, &channel, change, problems)
         }
         "account_update"
         | "phone_number_quality_update"
@@ -444,8 +467,26 @@ fn project_message(
     if let Some(lead) = &lead {
         notes::insert_note_once(conn, org, &lead.id, &summary, "whatsapp", &message.id)?;
     }
+    subscriptions::emit_in(
+        conn,
+        &Event {
+            organization_id: org,
+            kind: EventType::MessageReceived,
+            key: &message.id,
+            data: subscriptions::message_data(&log),
+        },
+    )?;
+    // A stop or start keyword is about consent, not a request: no ticket, no menu answer.
+    let keyword = consent::keyword_in(settings, &log);
+    if let Some(keyword) = keyword {
+        consent::on_keyword(conn, channel, settings, &conversation, &log, keyword)?;
+    }
     // Reactions and system notices are not something a customer asks: no ticket work.
-    if settings.mode.keeps_tickets() && message.reaction().is_none() && message.system().is_none() {
+    if settings.mode.keeps_tickets()
+        && keyword.is_none()
+        && message.reaction().is_none()
+        && message.system().is_none()
+    {
         let reply_id = message.reply_id();
         helpdesk::on_inbound(
             conn,
@@ -496,6 +537,18 @@ fn project_status(
     messages::record_status_event(conn, &record)?;
     if let Some(message) = message {
         messages::fold_into(conn, &message)?;
+    }
+    // 131050: the recipient stopped marketing messages in WhatsApp.
+    if let Some(phone) = &status.recipient_id {
+        opt_outs::record_meta_refusal_in(
+            conn,
+            &channel.organization_id,
+            record.error_code.as_deref(),
+            phone,
+            &status.id,
+            record.error_title.as_deref(),
+            record.occurred_at,
+        )?;
     }
     Ok(())
 }

@@ -13,8 +13,8 @@ use switchboard_domain::MessageStatus;
 use switchboard_graph::{ChannelAuth, ErrorClass, GraphClient, GraphError};
 use switchboard_store::crypto::SecretBox;
 use switchboard_store::models::{Channel, IntegrationJob, MessageLog, now};
-use switchboard_store::repo::channels;
 use switchboard_store::repo::outbound::{self, SendPayload, Sent};
+use switchboard_store::repo::{channels, opt_outs};
 use switchboard_store::writer::{Batch, GroupCommit};
 use switchboard_store::{AnyConnection, Db, StoreError};
 
@@ -139,9 +139,22 @@ impl SendMessage {
             message.id.clone(),
             reason.clone(),
         );
+        let to = message.to_phone.clone().unwrap_or_default();
         match ctx
             .db
-            .run_write(move |c| outbound::mark_failed(c, &org, &id, code, &why))
+            .run_write(move |c| {
+                // 131050: the recipient stopped marketing messages; later ones are refused.
+                opt_outs::record_meta_refusal_in(
+                    c,
+                    &org,
+                    code.as_deref(),
+                    &to,
+                    &id,
+                    Some(&why),
+                    now(),
+                )?;
+                outbound::mark_failed(c, &org, &id, code, &why)
+            })
             .await
         {
             Ok(()) => JobError::Permanent(reason),

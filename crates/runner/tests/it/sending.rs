@@ -72,6 +72,7 @@ fn queue_text(
         lead_id: None,
         reply_to: None,
         idempotency_key: None,
+        origin: None,
     };
     let queued = outbound::queue_message(&mut t.db.conn().unwrap(), &new).unwrap();
     (queued.job, queued.message)

@@ -680,3 +680,63 @@ async fn media_upload_metadata_download_expiry_and_delete() {
     }
     sandbox.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandboxs_phone_number_reads_like_metas() {
+    let sandbox = sandbox(|c| c.access_token = Some(TOKEN.into())).await;
+    let client = client();
+    let get = |path: &str, token: &str| {
+        client
+            .get(format!("{}{path}", sandbox.api_url()))
+            .bearer_auth(token)
+            .send()
+    };
+    let response = get(
+        "/v25.0/1122334455667?fields=display_phone_number,verified_name,quality_rating,code_verification_status",
+        TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let number: Value = response.json().await.unwrap();
+    assert_eq!(
+        number,
+        json!({"id": "1122334455667", "display_phone_number": "+1 555-000-1111",
+               "verified_name": "Switchboard Sandbox", "quality_rating": "GREEN",
+               "code_verification_status": "VERIFIED"})
+    );
+    // Without fields: Meta's default set.
+    let all: Value = get("/v25.0/1122334455667", TOKEN)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["platform_type"], "CLOUD_API");
+    assert_eq!(all["throughput"]["level"], "STANDARD");
+    // A field the node does not have.
+    let response = get("/v25.0/1122334455667?fields=colour", TOKEN)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], 100);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("(colour)")
+    );
+    // Another token: Meta's 190.
+    let response = get("/v25.0/1122334455667", "EAAG-other").await.unwrap();
+    assert_eq!(response.status(), 401);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], 190);
+    assert_eq!(error["error"]["type"], "OAuthException");
+    // A number that is not the sandbox's: an object that does not exist.
+    let response = get("/v25.0/999000999", TOKEN).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["error_subcode"], 33);
+    sandbox.stop().await;
+}

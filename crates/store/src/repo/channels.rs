@@ -424,3 +424,27 @@ pub fn list_webhook_fields(
         .select((f::field, f::last_received_at))
         .load(conn)?)
 }
+
+/// Sets the channel's display number from what Meta reports, unless one was already set
+/// (an operator's own spelling wins).
+pub fn fill_display_number(
+    conn: &mut AnyConnection,
+    channel_id: &str,
+    number: &str,
+) -> Result<(), StoreError> {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        dsl::channels
+            .filter(dsl::id.eq(channel_id))
+            .filter(dsl::display_phone_number.is_null()),
+    )
+    .set((
+        dsl::display_phone_number.eq(digits),
+        dsl::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    Ok(())
+}

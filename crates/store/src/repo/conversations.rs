@@ -135,6 +135,43 @@ pub fn record_message(
     Ok(())
 }
 
+/// A message that notifies nobody (typed in the Business app, or imported by history sync):
+/// like [`record_message`] it becomes the preview only when it is the newest by (time, wamid),
+/// but it never counts as unread and never moves `last_inbound_at`, so an imported customer
+/// message cannot reopen the 24-hour window.
+pub fn record_quiet_message(
+    conn: &mut AnyConnection,
+    conversation_id: &str,
+    direction: &str,
+    text: &str,
+    at: NaiveDateTime,
+    wamid: &str,
+) -> Result<(), StoreError> {
+    let older_preview = dsl::last_message_at
+        .is_null()
+        .or(dsl::last_message_at.lt(at))
+        .or(dsl::last_message_at.eq(at).and(
+            dsl::last_message_external_id
+                .is_null()
+                .or(dsl::last_message_external_id.lt(wamid)),
+        ));
+    let preview = Preview {
+        last_message_text: text,
+        last_message_at: at,
+        last_message_direction: direction,
+        last_message_external_id: wamid,
+        last_inbound_at: None,
+    };
+    diesel::update(
+        dsl::conversations
+            .filter(dsl::id.eq(conversation_id))
+            .filter(older_preview),
+    )
+    .set((preview, dsl::updated_at.eq(now())))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// The preview columns a newer message sets (`last_inbound_at` only when it is inbound: a `None`
 /// field is left out of the UPDATE).
 #[derive(diesel::AsChangeset)]
@@ -169,7 +206,7 @@ pub enum Assignee {
 pub struct ConversationFilter {
     pub assigned_to: Option<Assignee>,
     pub unread: Option<bool>,
-    /// Part of the contact's phone or of the lead's name.
+    /// Part of the contact's phone, of the lead's name or of the contact's WhatsApp name.
     pub search: Option<String>,
 }
 
@@ -179,6 +216,18 @@ pub struct InboxRow {
     pub conversation: Conversation,
     pub lead_name: Option<String>,
     pub assigned_to_name: Option<String>,
+    /// The name the customer gave WhatsApp (their profile), when Meta sent one.
+    pub contact_name: Option<String>,
+    /// The conversation's newest ticket (helpdesk mode), open or not.
+    pub latest_ticket: Option<TicketSummary>,
+}
+
+/// A ticket as the inbox shows it beside a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketSummary {
+    pub id: String,
+    pub number: i64,
+    pub status: String,
 }
 
 fn filtered<'a>(
@@ -206,6 +255,15 @@ fn filtered<'a>(
             .filter(leads::organization_id.eq(org))
             .filter(super::lower(leads::name).like(pattern.clone()).escape('\\'))
             .select(leads::id.nullable());
+        // Helpdesk-only organizations have no leads: the WhatsApp profile name is the name.
+        let named_contacts = crate::schema::contacts::table
+            .filter(crate::schema::contacts::organization_id.eq(org))
+            .filter(
+                super::lower(crate::schema::contacts::profile_name.assume_not_null())
+                    .like(pattern.clone())
+                    .escape('\\'),
+            )
+            .select(crate::schema::contacts::id.nullable());
         let by_phone = if digits.is_empty() {
             pattern
         } else {
@@ -215,7 +273,8 @@ fn filtered<'a>(
             dsl::contact_phone
                 .like(by_phone)
                 .escape('\\')
-                .or(dsl::lead_id.eq_any(named_leads)),
+                .or(dsl::lead_id.eq_any(named_leads))
+                .or(dsl::contact_id.eq_any(named_contacts)),
         );
     }
     query
@@ -267,6 +326,8 @@ fn with_names(
         .load(conn)?
         .into_iter()
         .collect();
+    let contact_names = contact_names_of(conn, org, &found)?;
+    let mut tickets = latest_tickets_of(conn, org, &found)?;
     Ok(found
         .into_iter()
         .map(|conversation| InboxRow {
@@ -278,9 +339,76 @@ fn with_names(
                 .assigned_to_id
                 .as_ref()
                 .and_then(|id| user_names.get(id).cloned()),
+            contact_name: conversation
+                .contact_id
+                .as_ref()
+                .and_then(|id| contact_names.get(id).cloned()),
+            latest_ticket: tickets.remove(&conversation.id),
             conversation,
         })
         .collect())
+}
+
+/// WhatsApp profile names of the page's contacts, by contact id (one query).
+fn contact_names_of(
+    conn: &mut AnyConnection,
+    org: &str,
+    found: &[Conversation],
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    use crate::schema::contacts;
+    let ids: Vec<&str> = found
+        .iter()
+        .filter_map(|c| c.contact_id.as_deref())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, Option<String>)> = contacts::table
+        .filter(contacts::organization_id.eq(org))
+        .filter(contacts::id.eq_any(&ids))
+        .select((contacts::id, contacts::profile_name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, name)| Some((id, name?)))
+        .collect())
+}
+
+/// The newest ticket of each conversation of the page, by conversation id (one query; the rows
+/// come newest first, so the first one seen per conversation wins).
+fn latest_tickets_of(
+    conn: &mut AnyConnection,
+    org: &str,
+    found: &[Conversation],
+) -> Result<std::collections::HashMap<String, TicketSummary>, StoreError> {
+    use crate::schema::tickets;
+    let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    // By phone first: tickets are indexed by (organization, contact phone), not conversation.
+    let phones: Vec<&str> = found.iter().map(|c| c.contact_phone.as_str()).collect();
+    let rows: Vec<(Option<String>, String, i64, String)> = tickets::table
+        .filter(tickets::organization_id.eq(org))
+        .filter(tickets::contact_phone.eq_any(&phones))
+        .filter(tickets::conversation_id.eq_any(&ids))
+        .order((tickets::created_at.desc(), tickets::number.desc()))
+        .select((
+            tickets::conversation_id,
+            tickets::id,
+            tickets::number,
+            tickets::status,
+        ))
+        .load(conn)?;
+    let mut latest = std::collections::HashMap::new();
+    for (conversation_id, id, number, status) in rows {
+        if let Some(conversation_id) = conversation_id {
+            latest
+                .entry(conversation_id)
+                .or_insert(TicketSummary { id, number, status });
+        }
+    }
+    Ok(latest)
 }
 
 pub fn find_conversation(
@@ -321,15 +449,14 @@ pub fn assign_conversation(
         {
             return Err(StoreError::NotFound("user"));
         }
-        let changed = diesel::update(
-            dsl::conversations
-                .filter(dsl::organization_id.eq(org))
-                .filter(dsl::id.eq(id)),
-        )
-        .set((dsl::assigned_to_id.eq(user_id), dsl::updated_at.eq(now())))
-        .execute(conn)?;
-        if changed == 0 {
-            return Err(StoreError::NotFound("conversation"));
+        let before =
+            find_conversation(conn, org, id)?.ok_or(StoreError::NotFound("conversation"))?;
+        diesel::update(dsl::conversations.find(id))
+            .set((dsl::assigned_to_id.eq(user_id), dsl::updated_at.eq(now())))
+            .execute(conn)?;
+        // Subscribers hear of real changes only, not of the same assignee set again.
+        if before.assigned_to_id.as_deref() != user_id {
+            super::subscriptions::emit_conversation_assigned(conn, &before, user_id)?;
         }
         find_inbox_row(conn, org, id)
     })

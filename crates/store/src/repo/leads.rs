@@ -123,7 +123,9 @@ pub fn find_or_create_lead(
         updated_at: at,
     };
     // A concurrent projection may create the same lead: keep whichever row won.
-    insert_ignoring_conflicts!(conn, dsl::leads, &lead);
+    if insert_ignoring_conflicts!(conn, dsl::leads, &lead) == 1 {
+        crate::repo::subscriptions::emit_lead_created(conn, &lead)?;
+    }
     find_lead_by_contact(conn, org, from.phone, from.wa_user_id)?
         .ok_or(StoreError::NotFound("lead"))
 }

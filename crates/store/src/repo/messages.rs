@@ -12,6 +12,17 @@ use crate::schema::{message_logs, message_status_events};
 /// Stored status of an inbound message (delivery statuses are for what we send).
 pub const RECEIVED: &str = "RECEIVED";
 
+/// `message_logs.origin`: where a message came from when it was neither a customer's message
+/// nor a send through the API (those have none).
+pub mod origin {
+    /// Typed in the WhatsApp Business app on a coexistence number (an echo).
+    pub const BUSINESS_APP: &str = "BUSINESS_APP";
+    /// Imported by history sync: recorded, never announced.
+    pub const HISTORY: &str = "HISTORY";
+    /// A reply the helpdesk assistant (or the opt-out confirmation) sent by itself.
+    pub const ASSISTANT: &str = "ASSISTANT";
+}
+
 /// Inserts the message unless its wamid is already stored. True when inserted.
 pub fn insert_message_once(
     conn: &mut AnyConnection,
@@ -145,11 +156,23 @@ pub fn fold_into(conn: &mut AnyConnection, message: &MessageLog) -> Result<bool,
         message_logs::status.eq(folded.as_str()),
         message_logs::status_updated_at.eq(decisive.map(|e| e.occurred_at)),
         message_logs::sent_at.eq(sent_at),
-        message_logs::error_code.eq(error_code),
-        message_logs::error_message.eq(error_message),
+        message_logs::error_code.eq(&error_code),
+        message_logs::error_message.eq(&error_message),
         message_logs::updated_at.eq(now()),
     ))
     .execute(conn)?;
+    if updated == 1 {
+        // The message as just written, without reading it back.
+        let moved = MessageLog {
+            status: folded.as_str().to_string(),
+            status_updated_at: decisive.map(|e| e.occurred_at),
+            sent_at,
+            error_code,
+            error_message,
+            ..message.clone()
+        };
+        super::subscriptions::emit_message_status(conn, &moved, &message.status)?;
+    }
     Ok(updated == 1)
 }
 

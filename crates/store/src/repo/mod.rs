@@ -53,6 +53,7 @@ pub fn contains_pattern(needle: &str) -> String {
     pattern
 }
 
+pub mod api_keys;
 pub mod channels;
 pub mod contacts;
 pub mod conversations;
@@ -62,11 +63,13 @@ pub mod leads;
 pub mod media;
 pub mod messages;
 pub mod notes;
+pub mod opt_outs;
 pub mod organizations;
 pub mod outbound;
 pub mod pipelines;
 pub mod runners;
 pub mod services;
+pub mod stats;
 pub mod subscriptions;
 pub mod templates;
 pub mod tickets;

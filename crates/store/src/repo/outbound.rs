@@ -36,6 +36,8 @@ pub struct NewOutbound {
     pub reply_to: Option<String>,
     /// The caller's `Idempotency-Key`, scoped to the organization here.
     pub idempotency_key: Option<String>,
+    /// `message_logs.origin` (see `messages::origin`): None for a person's or a system's send.
+    pub origin: Option<&'static str>,
 }
 
 /// The queued message and its job; `created` is false when the idempotency key had been
@@ -67,6 +69,15 @@ pub fn queue_message_in(conn: &mut AnyConnection, new: &NewOutbound) -> Result<Q
     {
         if let Some(found) = find_by_idempotency_key(conn, new)? {
             return Ok(found);
+        }
+        // Refused before anything is stored: Meta would refuse it too (131050).
+        if let Some(message) =
+            super::opt_outs::marketing_refusal(conn, &new.organization_id, &new.to, &new.content)?
+        {
+            return Err(StoreError::Refused {
+                code: "OPTED_OUT",
+                message,
+            });
         }
         let at = now();
         let org = new.organization_id.as_str();
@@ -185,7 +196,7 @@ fn outbound_row(
         sent_at: None,
         created_at: at,
         updated_at: at,
-        origin: None,
+        origin: new.origin.map(str::to_string),
     })
 }
 
@@ -242,10 +253,12 @@ pub fn mark_sent(conn: &mut AnyConnection, sent: &Sent) -> Result<(), StoreError
     if updated == 0 {
         return Ok(());
     }
-    messages::apply_status_events(conn, &sent.organization_id, &sent.wamid)?;
+    // Read before the waiting statuses apply: `message.status` tells SENT, then each later one.
     let Some(message) = find_message(conn, &sent.organization_id, &sent.message_id)? else {
         return Ok(());
     };
+    super::subscriptions::emit_message_status(conn, &message, MessageStatus::Queued.as_str())?;
+    messages::apply_status_events(conn, &sent.organization_id, &sent.wamid)?;
     if let Some(lead) = &message.lead_id {
         let text = message.text.as_deref().unwrap_or(&message.message_type);
         notes::insert_note_once(
@@ -270,6 +283,12 @@ pub fn mark_failed(
     reason: &str,
 ) -> Result<(), StoreError> {
     let at = now();
+    // Only a message Meta never took can fail here; the row is read to tell subscribers.
+    let Some(before) =
+        find_message(conn, org, message_id)?.filter(|m| m.external_message_id.is_none())
+    else {
+        return Ok(());
+    };
     diesel::update(
         message_logs::table
             .filter(message_logs::id.eq(message_id))
@@ -278,11 +297,20 @@ pub fn mark_failed(
     )
     .set((
         message_logs::status.eq(MessageStatus::Failed.as_str()),
-        message_logs::error_code.eq(code),
+        message_logs::error_code.eq(&code),
         message_logs::error_message.eq(Some(reason)),
         message_logs::status_updated_at.eq(Some(at)),
         message_logs::updated_at.eq(at),
     ))
     .execute(conn)?;
+    let failed = MessageLog {
+        status: MessageStatus::Failed.as_str().to_string(),
+        error_code: code,
+        error_message: Some(reason.to_string()),
+        status_updated_at: Some(at),
+        updated_at: at,
+        ..before.clone()
+    };
+    super::subscriptions::emit_message_status(conn, &failed, &before.status)?;
     Ok(())
 }

@@ -49,15 +49,34 @@ pub fn apply_template_status(
             Ok(())
         }
         Some(t) => {
+            let external_id = change
+                .external_id
+                .map(str::to_string)
+                .or(t.external_id.clone());
             diesel::update(dsl::templates.find(&t.id))
                 .set((
                     dsl::status.eq(change.status),
                     dsl::rejection_reason.eq(reason),
-                    dsl::external_id.eq(change.external_id.map(str::to_string).or(t.external_id)),
+                    dsl::external_id.eq(&external_id),
                     dsl::status_changed_at.eq(Some(change.at)),
                     dsl::updated_at.eq(now()),
                 ))
                 .execute(conn)?;
+            if t.status != change.status {
+                let changed = Template {
+                    status: change.status.to_string(),
+                    rejection_reason: reason.map(str::to_string),
+                    external_id,
+                    status_changed_at: Some(change.at),
+                    ..t.clone()
+                };
+                super::subscriptions::emit_template_status(
+                    conn,
+                    &changed,
+                    Some(&t.status),
+                    change.at,
+                )?;
+            }
             Ok(())
         }
         None => {
@@ -88,6 +107,7 @@ pub fn apply_template_status(
                 // Created meanwhile by a concurrent projection: apply the change to that row.
                 return apply_template_status(conn, org, change);
             }
+            super::subscriptions::emit_template_status(conn, &template, None, change.at)?;
             Ok(())
         }
     }

@@ -141,6 +141,7 @@ pub fn insert_ticket(conn: &mut AnyConnection, new: &NewTicket<'_>) -> Result<Ti
     diesel::insert_into(tickets::table)
         .values(&ticket)
         .execute(conn)?;
+    super::subscriptions::emit_ticket_created(conn, &ticket)?;
     Ok(ticket)
 }
 

@@ -7,4 +7,5 @@ mod media;
 mod organizations;
 mod outbound;
 mod schema;
+mod subscriptions;
 mod tokens;

@@ -37,6 +37,7 @@ fn text(org: &Organization, channel: &Channel, body: &str, key: Option<&str>) ->
         lead_id: None,
         reply_to: None,
         idempotency_key: key.map(str::to_string),
+        origin: None,
     }
 }
 
