@@ -172,7 +172,9 @@ pub fn upsert_channel(
     secrets: &SecretBox,
     input: &ChannelInput,
 ) -> Result<Channel, StoreError> {
-    conn.transaction(|c| {
+    // BEGIN IMMEDIATE on SQLite: a read that later writes would otherwise fail at once
+    // with "database is locked" when a writer (the runner) holds the lock.
+    crate::db::write_transaction(conn, |c| {
         let Some(existing) = find_channel_by_phone_number_id(c, input.phone_number_id.trim())?
         else {
             return insert_channel(c, secrets, input);

@@ -144,7 +144,9 @@ pub fn upsert_connection(
     let sealed = secrets.seal(API_TOKEN, token)?;
     let secret = generate_api_token()?;
     let at = now();
-    conn.transaction(|c| {
+    // BEGIN IMMEDIATE on SQLite: a read that later writes would otherwise fail at once
+    // with "database is locked" when a writer (the runner) holds the lock.
+    crate::db::write_transaction(conn, |c| {
         let connection = match find_connection(c, input.organization_id)? {
             Some(existing) => {
                 diesel::update(jira_connections::table.find(&existing.id))

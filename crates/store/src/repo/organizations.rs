@@ -32,7 +32,9 @@ pub fn insert_organization(
         created_at: at,
         updated_at: at,
     };
-    conn.transaction(|c| {
+    // BEGIN IMMEDIATE on SQLite: a read that later writes would otherwise fail at once
+    // with "database is locked" when a writer (the runner) holds the lock.
+    crate::db::write_transaction(conn, |c| {
         if find_organization_by_slug(c, &org.slug)?.is_some() {
             return Err(StoreError::Conflict(format!(
                 "an organization with slug '{}' already exists: choose another with --slug",

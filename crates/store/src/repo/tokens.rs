@@ -58,7 +58,9 @@ pub fn insert_user_with_token(
         || format!("{} token", role.as_str().to_lowercase()),
         str::to_string,
     );
-    conn.transaction(|c| {
+    // BEGIN IMMEDIATE on SQLite: a read that later writes would otherwise fail at once
+    // with "database is locked" when a writer (the runner) holds the lock.
+    crate::db::write_transaction(conn, |c| {
         let user = users::insert_user(c, organization_id, &user_name, None, role)?;
         insert_api_token(c, &user, &user_name)
     })
