@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard_e2e::api::ApiClient;
 use switchboard_e2e::server::Server;
-use switchboard_e2e::{Workdir, free_port, wait_for};
+use switchboard_e2e::{TestNumber, Workdir, free_port, wait_for};
 use switchboard_sandbox::payloads::{self, Business, Sender};
 use switchboard_sandbox::{Sandbox, SandboxConfig};
 use switchboard_store::testing::TestDb;
@@ -20,6 +20,11 @@ use switchboard_store::testing::TestDb;
 const PHONE_NUMBER_ID: &str = "1122334455669";
 const WABA_ID: &str = "57438975937";
 const APP_SECRET: &str = "e2e-events-secret";
+const NUMBER: TestNumber = TestNumber {
+    phone_number_id: PHONE_NUMBER_ID,
+    waba_id: WABA_ID,
+    app_secret: APP_SECRET,
+};
 const CUSTOMER: &str = "5511977770001";
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -127,12 +132,7 @@ fn a_customers_first_message_reaches_a_subscribed_receiver_signed() {
                 ..SandboxConfig::default()
             }))
             .unwrap();
-        let mut cmd = work.command(&t.url(), &["start"]);
-        cmd.env("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
-            .env("WHATSAPP_BUSINESS_ACCOUNT_ID", WABA_ID)
-            .env("WHATSAPP_ACCESS_TOKEN", "EAAG-e2e")
-            .env("WHATSAPP_APP_SECRET", APP_SECRET)
-            .env("WHATSAPP_API_URL", sandbox.api_url());
+        let cmd = work.start_command(&t.url(), &NUMBER, &sandbox.api_url());
         let mut server = Server::start_at(cmd, &bind);
         let token = work.ok(
             &t.url(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard_e2e::api::ApiClient;
 use switchboard_e2e::server::Server;
-use switchboard_e2e::{Workdir, free_port, wait_for};
+use switchboard_e2e::{TestNumber, Workdir, free_port, wait_for};
 use switchboard_sandbox::payloads::{self, Business, Sender};
 use switchboard_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use switchboard_store::testing::TestDb;
@@ -17,6 +17,11 @@ use switchboard_store::testing::TestDb;
 const PHONE_NUMBER_ID: &str = "1122334455668";
 const WABA_ID: &str = "57438975936";
 const APP_SECRET: &str = "e2e-helpdesk-secret";
+const NUMBER: TestNumber = TestNumber {
+    phone_number_id: PHONE_NUMBER_ID,
+    waba_id: WABA_ID,
+    app_secret: APP_SECRET,
+};
 const WAIT: Duration = Duration::from_secs(15);
 
 /// A running desk: the binary (`start`), the sandbox as Meta, and an OWNER's API client.
@@ -46,12 +51,7 @@ impl Desk {
                 ..SandboxConfig::default()
             }))
             .unwrap();
-        let mut cmd = work.command(&t.url(), &["start"]);
-        cmd.env("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
-            .env("WHATSAPP_BUSINESS_ACCOUNT_ID", WABA_ID)
-            .env("WHATSAPP_ACCESS_TOKEN", "EAAG-e2e")
-            .env("WHATSAPP_APP_SECRET", APP_SECRET)
-            .env("WHATSAPP_API_URL", sandbox.api_url());
+        let cmd = work.start_command(&t.url(), &NUMBER, &sandbox.api_url());
         let server = Server::start_at(cmd, &bind);
         let token = work.ok(
             &t.url(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use switchboard_e2e::api::ApiClient;
 use switchboard_e2e::server::Server;
-use switchboard_e2e::{Workdir, free_port, wait_for};
+use switchboard_e2e::{TestNumber, Workdir, free_port, wait_for};
 use switchboard_sandbox::payloads::{self, Business, Sender};
 use switchboard_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use switchboard_store::testing::TestDb;
@@ -24,6 +24,11 @@ use switchboard_store::testing::TestDb;
 const PHONE_NUMBER_ID: &str = "1122334455669";
 const WABA_ID: &str = "57438975937";
 const APP_SECRET: &str = "e2e-web-secret";
+const NUMBER: TestNumber = TestNumber {
+    phone_number_id: PHONE_NUMBER_ID,
+    waba_id: WABA_ID,
+    app_secret: APP_SECRET,
+};
 const VERIFY_TOKEN: &str = "e2e-web-verify-token";
 /// Writes while the page is open.
 const CUSTOMER: &str = "5511977770001";
@@ -128,13 +133,8 @@ impl Stage {
                 ..SandboxConfig::default()
             }))
             .unwrap();
-        let mut cmd = work.command(&db.url(), &["start"]);
-        cmd.env("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
-            .env("WHATSAPP_BUSINESS_ACCOUNT_ID", WABA_ID)
-            .env("WHATSAPP_ACCESS_TOKEN", "EAAG-e2e-web")
-            .env("WHATSAPP_APP_SECRET", APP_SECRET)
-            .env("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN)
-            .env("WHATSAPP_API_URL", sandbox.api_url());
+        let mut cmd = work.start_command(&db.url(), &NUMBER, &sandbox.api_url());
+        cmd.env("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN);
         let server = Server::start_at(cmd, &bind);
         let token = work.ok(
             &db.url(),

@@ -9,6 +9,13 @@ pub mod server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The WhatsApp number an end-to-end test's server and sandbox agree on.
+pub struct TestNumber {
+    pub phone_number_id: &'static str,
+    pub waba_id: &'static str,
+    pub app_secret: &'static str,
+}
+
 /// Variables that would leak the developer's own set-up into a test.
 const ISOLATED_VARS: &[&str] = &[
     "DATABASE_URL",
@@ -113,6 +120,23 @@ impl Workdir {
         cmd.current_dir(self.path())
             .env("DATABASE_URL", database_url)
             .args(args);
+        cmd
+    }
+
+    /// `switchboard start` with the default organization's channel (the seed's `WHATSAPP_*`
+    /// variables) set to `number`, calling the Graph API at `graph_url` (a sandbox's).
+    pub fn start_command(
+        &self,
+        database_url: &str,
+        number: &TestNumber,
+        graph_url: &str,
+    ) -> Command {
+        let mut cmd = self.command(database_url, &["start"]);
+        cmd.env("WHATSAPP_PHONE_NUMBER_ID", number.phone_number_id)
+            .env("WHATSAPP_BUSINESS_ACCOUNT_ID", number.waba_id)
+            .env("WHATSAPP_ACCESS_TOKEN", "EAAG-e2e")
+            .env("WHATSAPP_APP_SECRET", number.app_secret)
+            .env("WHATSAPP_API_URL", graph_url);
         cmd
     }
 

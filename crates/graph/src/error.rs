@@ -263,7 +263,8 @@ fn snippet(body: &[u8]) -> String {
     words
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error with its causes, each said once (reqwest's own text hides the reason, e.g. DNS).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -17,7 +17,7 @@ mod phone_numbers;
 mod templates;
 
 pub use client::{ChannelAuth, GraphClient, GraphConfig};
-pub use error::{ErrorClass, GraphError, WINDOW_CLOSED_REASON, classify};
+pub use error::{ErrorClass, GraphError, WINDOW_CLOSED_REASON, classify, error_chain};
 pub use media::MediaInfo;
 pub use messages::Accepted;
 pub use phone_numbers::PhoneNumberInfo;

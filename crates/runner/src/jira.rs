@@ -13,6 +13,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use switchboard_graph::error_chain;
 
 const USER_AGENT: &str = concat!("switchboard/", env!("CARGO_PKG_VERSION"));
 
@@ -164,20 +165,6 @@ fn jira_messages(body: &[u8]) -> String {
 /// `Retry-After` as seconds (Jira Cloud's form); an HTTP date gives no hint.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The Jira client. Cheap to clone: clones share one connection pool, whatever the site.

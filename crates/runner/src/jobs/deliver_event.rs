@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde::Deserialize;
+use switchboard_graph::error_chain;
 use switchboard_store::models::{IntegrationJob, WebhookDelivery, WebhookSubscription};
 use switchboard_store::repo::subscriptions::{
     self, Attempt, DELIVERED, RESPONSE_BODY_BYTES, Recorded,
@@ -355,20 +356,6 @@ async fn read_prefix(mut response: reqwest::Response, limit: usize) -> String {
     }
     bytes.truncate(limit);
     String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
