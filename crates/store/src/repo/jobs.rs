@@ -340,23 +340,31 @@ pub fn recover_expired_leases(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
 ) -> Result<(usize, usize), StoreError> {
+    const NO_ATTEMPTS_LEFT: &str = "the runner holding it stopped, and no attempts are left";
     let expired = integration_jobs::table
         .filter(integration_jobs::status.eq(JobStatus::Running.as_str()))
         .filter(integration_jobs::lease_expires_at.lt(now));
-    let dead = diesel::update(
-        expired.filter(integration_jobs::attempts.ge(integration_jobs::max_attempts)),
-    )
-    .set((
-        integration_jobs::status.eq(JobStatus::Dead.as_str()),
-        integration_jobs::last_error.eq(Some(
-            "the runner holding it stopped, and no attempts are left",
-        )),
-        integration_jobs::finished_at.eq(Some(now)),
-        integration_jobs::updated_at.eq(now),
-        integration_jobs::lease_owner.eq(None::<String>),
-        integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
+    let exhausted = expired.filter(integration_jobs::attempts.ge(integration_jobs::max_attempts));
+    // Their handlers never see this last failure: settle what they would have settled.
+    let dying_deliveries: Vec<String> = exhausted
+        .filter(integration_jobs::kind.eq(switchboard_domain::job_kind::DELIVER_EVENT))
+        .select(integration_jobs::id)
+        .load(conn)?;
+    let dead = diesel::update(exhausted)
+        .set((
+            integration_jobs::status.eq(JobStatus::Dead.as_str()),
+            integration_jobs::last_error.eq(Some(NO_ATTEMPTS_LEFT)),
+            integration_jobs::finished_at.eq(Some(now)),
+            integration_jobs::updated_at.eq(now),
+            integration_jobs::lease_owner.eq(None::<String>),
+            integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    crate::repo::subscriptions::abandon_deliveries_of_jobs(
+        conn,
+        &dying_deliveries,
+        NO_ATTEMPTS_LEFT,
+    )?;
     let requeued = diesel::update(expired)
         .set((
             integration_jobs::status.eq(JobStatus::Pending.as_str()),

@@ -1083,6 +1083,29 @@ pub fn abandon_delivery(
     Ok(updated == 1)
 }
 
+/// Deliveries whose DELIVER_EVENT jobs were dead-lettered without running (their runner
+/// stopped on the last attempt): DEAD with `reason`, unless one was delivered after all.
+pub fn abandon_deliveries_of_jobs(
+    conn: &mut AnyConnection,
+    job_ids: &[String],
+    reason: &str,
+) -> Result<usize, StoreError> {
+    if job_ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::job_id.eq_any(job_ids))
+            .filter(webhook_deliveries::status.ne(DELIVERED)),
+    )
+    .set((
+        webhook_deliveries::status.eq(DEAD),
+        webhook_deliveries::error.eq(Some(reason)),
+        webhook_deliveries::updated_at.eq(now()),
+    ))
+    .execute(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

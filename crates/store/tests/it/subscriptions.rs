@@ -667,3 +667,47 @@ fn tickets_tell_when_they_open_and_each_time_they_change() {
         assert_eq!(updated[2]["data"]["comment"]["authorUserId"], agent.id);
     }
 }
+
+#[test]
+fn a_delivery_whose_runner_died_on_its_last_attempt_ends_dead_not_pending() {
+    for t in TestDb::all() {
+        let mut conn = t.db.conn().unwrap();
+        let c = &mut conn;
+        let acme = org(c, "Acme");
+        let last = subscribe(c, &acme.id, &["ticket.created"], true);
+        subscriptions::emit_in(c, &ticket_event(&acme.id, "t1")).unwrap();
+        let other = subscribe(c, &acme.id, &["ticket.created"], true);
+        subscriptions::emit_in(c, &ticket_event(&acme.id, "t2")).unwrap();
+        // Both jobs were claimed by a runner that then stopped: one on its last attempt.
+        let expired = now() - chrono::TimeDelta::minutes(5);
+        for (subscription, attempts) in [(&last, DELIVERY_MAX_ATTEMPTS), (&other, 1)] {
+            let job = deliveries(c, subscription)[0].job_id.clone().unwrap();
+            diesel::update(integration_jobs::table.find(&job))
+                .set((
+                    integration_jobs::status.eq("RUNNING"),
+                    integration_jobs::attempts.eq(attempts),
+                    integration_jobs::lease_owner.eq(Some("gone")),
+                    integration_jobs::lease_expires_at.eq(Some(expired)),
+                ))
+                .execute(c)
+                .unwrap();
+        }
+
+        let (requeued, dead) = jobs::recover_expired_leases(c, now()).unwrap();
+        assert_eq!((requeued, dead), (1, 1), "{}", t.backend);
+        let settled = &deliveries(c, &last)[0];
+        assert_eq!(settled.status, DEAD, "{}", t.backend);
+        assert!(
+            settled
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("no attempts are left"),
+            "{}: {:?}",
+            t.backend,
+            settled.error
+        );
+        // The one with attempts left goes on as before.
+        assert_eq!(deliveries(c, &other)[0].status, PENDING, "{}", t.backend);
+    }
+}
