@@ -90,22 +90,33 @@ impl Batch for ProjectEvent {
     type Output = Projected;
 
     /// Each event in its own savepoint: one that fails is rolled back alone, and its job retried.
+    /// The events projected cleanly are marked PROCESSED together, in one statement (an
+    /// `UPDATE` is prepared afresh every time it runs, so one per batch instead of per event).
     fn write(conn: &mut AnyConnection, items: &[Self]) -> Result<Vec<Projected>, StoreError> {
-        Ok(items
-            .iter()
-            .map(
-                |item| match conn.transaction(|c| project_event(c, &item.event_id)) {
-                    Ok(()) => Projected::Done,
-                    Err(JobError::Permanent(message)) => Projected::Permanent(message),
-                    Err(
-                        JobError::Retry { message, .. }
-                        | JobError::Defer {
-                            reason: message, ..
-                        },
-                    ) => Projected::Retry(message),
-                },
-            )
-            .collect())
+        let mut outputs = Vec::with_capacity(items.len());
+        let mut clean = Vec::with_capacity(items.len());
+        for item in items {
+            let projected = conn.transaction(|c| project(c, &item.event_id));
+            outputs.push(match projected {
+                Ok(None) => {
+                    clean.push(item.event_id.as_str());
+                    Projected::Done
+                }
+                Ok(Some(problems)) => {
+                    webhooks::mark_event_processed(conn, &item.event_id, Some(&problems))?;
+                    Projected::Done
+                }
+                Err(JobError::Permanent(message)) => Projected::Permanent(message),
+                Err(
+                    JobError::Retry { message, .. }
+                    | JobError::Defer {
+                        reason: message, ..
+                    },
+                ) => Projected::Retry(message),
+            });
+        }
+        webhooks::mark_events_processed(conn, &clean)?;
+        Ok(outputs)
     }
 }
 
@@ -142,6 +153,14 @@ impl Problems {
 /// Projects one stored event inside the caller's transaction. Bad items are recorded on the
 /// event and skipped; a database error fails the whole event (the caller rolls it back).
 pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), JobError> {
+    let problems = project(conn, event_id)?;
+    webhooks::mark_event_processed(conn, event_id, problems.as_deref())?;
+    Ok(())
+}
+
+/// [`project_event`] without setting the event's status: what went wrong with single items,
+/// as JSON, or None when nothing did.
+fn project(conn: &mut AnyConnection, event_id: &str) -> Result<Option<String>, JobError> {
     let event = webhooks::find_event(conn, event_id)?
         .ok_or_else(|| JobError::permanent(format!("webhook event {event_id} does not exist")))?;
     let body = webhook::parse(&event.body).map_err(|e| {
@@ -159,8 +178,7 @@ pub fn project_event(conn: &mut AnyConnection, event_id: &str) -> Result<(), Job
     if !problems.0.is_empty() {
         tracing::warn!(event = %event.id, problems = ?problems.0, "some items of a webhook could not be projected");
     }
-    webhooks::mark_event_processed(conn, &event.id, problems.to_json().as_deref())?;
-    Ok(())
+    Ok(problems.to_json())
 }
 
 /// A bad item (data the projection cannot use) is recorded and the others go on; a database

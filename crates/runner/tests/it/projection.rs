@@ -584,3 +584,56 @@ fn racing_projections_of_one_new_customer_both_succeed() {
         assert_eq!(unread, 16, "every message counted once");
     }
 }
+
+#[tokio::test]
+async fn the_job_marks_each_event_of_a_shared_batch_processed_with_its_own_problems() {
+    use switchboard_runner::jobs::process_webhook::ProcessWebhook;
+    use switchboard_runner::{JobContext, JobHandler};
+    use switchboard_store::repo::jobs;
+    for t in TestDb::all() {
+        let (org, _) = org_with_channel(&t);
+        let fixtures = unique_fixtures();
+        let (_, text) = fixtures.iter().find(|(n, _)| n == "text-01.json").unwrap();
+        let mut broken: Value = serde_json::from_slice(text).unwrap();
+        broken["entry"][0]["changes"][0]["value"]["messages"][0] =
+            serde_json::json!({"id": "wamid.broken", "type": "text"});
+        let clean = store_event(&t, &org, text);
+        let with_problem = store_event(&t, &org, &serde_json::to_vec(&broken).unwrap());
+        let handler = ProcessWebhook::start(&t.db).unwrap();
+        let ctx = JobContext { db: t.db.clone() };
+        let job_for = |event: &str| {
+            let mut job =
+                jobs::new_job("PROCESS_WEBHOOK", Some(org.id.clone()), "{}".into(), now());
+            job.webhook_event_id = Some(event.to_string());
+            job
+        };
+        let (a, b) = (job_for(&clean), job_for(&with_problem));
+        // Run together, so the projector's writer may take both into one batch.
+        let (ra, rb) = tokio::join!(handler.run(&ctx, &a), handler.run(&ctx, &b));
+        ra.unwrap();
+        rb.unwrap();
+        let mut conn = t.db.conn().unwrap();
+        let clean = webhooks::find_event(&mut conn, &clean).unwrap().unwrap();
+        assert_eq!(
+            (clean.status.as_str(), clean.error.as_deref()),
+            ("PROCESSED", None),
+            "{}",
+            t.backend
+        );
+        assert!(clean.processed_at.is_some(), "{}", t.backend);
+        let with_problem = webhooks::find_event(&mut conn, &with_problem)
+            .unwrap()
+            .unwrap();
+        assert_eq!(with_problem.status, "PROCESSED", "{}", t.backend);
+        assert!(
+            with_problem
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .contains("problems"),
+            "{}: {:?}",
+            t.backend,
+            with_problem.error
+        );
+    }
+}

@@ -141,6 +141,21 @@ pub fn mark_event_processed(
     Ok(())
 }
 
+/// Events projected without a problem: PROCESSED, in as few statements as the list allows.
+pub fn mark_events_processed(conn: &mut AnyConnection, ids: &[&str]) -> Result<(), StoreError> {
+    let at = crate::models::now();
+    for chunk in ids.chunks(500) {
+        diesel::update(webhook_events::table.filter(webhook_events::id.eq_any(chunk)))
+            .set((
+                webhook_events::status.eq(EventStatus::Processed.as_str()),
+                webhook_events::error.eq(None::<&str>),
+                webhook_events::processed_at.eq(Some(at)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Its job was dead-lettered: FAILED, with the reason.
 pub fn mark_event_failed(
     conn: &mut AnyConnection,
