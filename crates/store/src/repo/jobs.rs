@@ -345,11 +345,8 @@ pub fn recover_expired_leases(
         .filter(integration_jobs::status.eq(JobStatus::Running.as_str()))
         .filter(integration_jobs::lease_expires_at.lt(now));
     let exhausted = expired.filter(integration_jobs::attempts.ge(integration_jobs::max_attempts));
-    // Their handlers never see this last failure: settle what they would have settled.
-    let dying_deliveries: Vec<String> = exhausted
-        .filter(integration_jobs::kind.eq(switchboard_domain::job_kind::DELIVER_EVENT))
-        .select(integration_jobs::id)
-        .load(conn)?;
+    // Their handlers never see this last failure: what they would have settled is settled here.
+    let dying: Vec<IntegrationJob> = exhausted.select(IntegrationJob::as_select()).load(conn)?;
     let dead = diesel::update(exhausted)
         .set((
             integration_jobs::status.eq(JobStatus::Dead.as_str()),
@@ -360,11 +357,9 @@ pub fn recover_expired_leases(
             integration_jobs::lease_expires_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    crate::repo::subscriptions::abandon_deliveries_of_jobs(
-        conn,
-        &dying_deliveries,
-        NO_ATTEMPTS_LEFT,
-    )?;
+    for job in &dying {
+        settle_abandoned(conn, job, NO_ATTEMPTS_LEFT)?;
+    }
     let requeued = diesel::update(expired)
         .set((
             integration_jobs::status.eq(JobStatus::Pending.as_str()),
@@ -378,6 +373,41 @@ pub fn recover_expired_leases(
         ))
         .execute(conn)?;
     Ok((requeued, dead))
+}
+
+/// A job dead-lettered without its handler running (its runner stopped on the last attempt):
+/// what the handler marks on its own last attempt is marked here, so no message stays QUEUED,
+/// no file PENDING, no delivery PENDING and no event PENDING for ever.
+fn settle_abandoned(
+    conn: &mut AnyConnection,
+    job: &IntegrationJob,
+    reason: &str,
+) -> Result<(), StoreError> {
+    use crate::repo::{media, outbound, subscriptions, webhooks};
+    use switchboard_domain::job_kind;
+    let org = job.organization_id.as_deref().unwrap_or_default();
+    match job.kind.as_str() {
+        job_kind::PROCESS_WEBHOOK => {
+            if let Some(event) = &job.webhook_event_id {
+                webhooks::mark_event_failed(conn, event, reason)?;
+            }
+        }
+        job_kind::SEND_MESSAGE | job_kind::SEND_MESSAGE_TEMPLATE => {
+            if let Ok(payload) = serde_json::from_str::<outbound::SendPayload>(&job.payload) {
+                outbound::mark_failed(conn, org, &payload.message_log_id, None, reason)?;
+            }
+        }
+        job_kind::DOWNLOAD_MEDIA => {
+            if let Ok(payload) = serde_json::from_str::<media::DownloadPayload>(&job.payload) {
+                media::mark_failed(conn, org, &payload.media_id, reason)?;
+            }
+        }
+        job_kind::DELIVER_EVENT => {
+            subscriptions::abandon_deliveries_of_jobs(conn, std::slice::from_ref(&job.id), reason)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// An operator's retry: a DEAD (or FAILED) job back to PENDING with fresh attempts.

@@ -440,3 +440,50 @@ fn folding_never_moves_a_message_back() {
         );
     }
 }
+
+#[test]
+fn a_send_whose_runner_died_on_its_last_attempt_fails_instead_of_staying_queued() {
+    use diesel::prelude::*;
+    use switchboard_store::schema::integration_jobs;
+    for t in TestDb::all() {
+        let mut conn = t.db.conn().unwrap();
+        let (org, channel) = setup(&mut conn);
+        let last = outbound::queue_message(&mut conn, &text(&org, &channel, "last", None)).unwrap();
+        let more = outbound::queue_message(&mut conn, &text(&org, &channel, "more", None)).unwrap();
+        let expired = now() - chrono::TimeDelta::minutes(5);
+        for (queued, attempts) in [(&last, last.job.max_attempts), (&more, 1)] {
+            diesel::update(integration_jobs::table.find(&queued.job.id))
+                .set((
+                    integration_jobs::status.eq("RUNNING"),
+                    integration_jobs::attempts.eq(attempts),
+                    integration_jobs::lease_owner.eq(Some("gone")),
+                    integration_jobs::lease_expires_at.eq(Some(expired)),
+                ))
+                .execute(&mut conn)
+                .unwrap();
+        }
+
+        assert_eq!(
+            jobs::recover_expired_leases(&mut conn, now()).unwrap(),
+            (1, 1)
+        );
+        let failed = outbound::find_message(&mut conn, &org.id, &last.message.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.status, "FAILED", "{}", t.backend);
+        assert!(
+            failed
+                .error_message
+                .as_deref()
+                .unwrap_or("")
+                .contains("no attempts are left"),
+            "{}: {:?}",
+            t.backend,
+            failed.error_message
+        );
+        let waiting = outbound::find_message(&mut conn, &org.id, &more.message.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(waiting.status, "QUEUED", "{}", t.backend);
+    }
+}
