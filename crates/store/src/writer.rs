@@ -114,7 +114,8 @@ impl<T: Batch> Writer<T> {
         match self.commit(&items) {
             Ok(outputs) => self.answer(outputs, replies),
             // One bad item must not fail its neighbours: retry them one transaction each.
-            Err(_) if items.len() > 1 => {
+            Err(e) if items.len() > 1 => {
+                tracing::debug!(writer = self.name, error = %e, "a batch failed; committing its items one by one");
                 for (item, reply) in items.into_iter().zip(replies) {
                     self.commit_and_answer(vec![item], vec![reply]);
                 }

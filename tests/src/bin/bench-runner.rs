@@ -63,9 +63,13 @@ fn runner(work: &Workdir, t: &TestDb) -> Result<Child> {
         .env("WHATSAPP_APP_SECRET", APP_SECRET)
         .env("WHATSAPP_WABA_ID", WABA_ID)
         .env("SWITCHBOARD_JOB_CONCURRENCY", "256")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::null());
+    // `BENCH_RUNNER_LOG=warn` (any RUST_LOG filter) shows the runners' logs, to see why a run
+    // is slow; by default they are silenced so the figures stay readable.
+    match std::env::var("BENCH_RUNNER_LOG") {
+        Ok(filter) => cmd.env("RUST_LOG", filter).stderr(Stdio::inherit()),
+        Err(_) => cmd.env("RUST_LOG", "error").stderr(Stdio::null()),
+    };
     cmd.spawn().context("cannot start `switchboard runner`")
 }
 

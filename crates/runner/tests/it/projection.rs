@@ -637,3 +637,53 @@ async fn the_job_marks_each_event_of_a_shared_batch_processed_with_its_own_probl
         );
     }
 }
+
+#[tokio::test]
+async fn an_event_that_fails_in_a_shared_batch_does_not_fail_or_undo_its_neighbours() {
+    use switchboard_runner::jobs::process_webhook::ProcessWebhook;
+    use switchboard_runner::{JobContext, JobError, JobHandler};
+    use switchboard_store::repo::jobs;
+    for t in TestDb::all() {
+        let (org, _) = org_with_channel(&t);
+        let fixtures = unique_fixtures();
+        let (_, text) = fixtures.iter().find(|(n, _)| n == "text-01.json").unwrap();
+        let clean = store_event(&t, &org, text);
+        let handler = ProcessWebhook::start(&t.db).unwrap();
+        let ctx = JobContext { db: t.db.clone() };
+        let job_for = |event: &str| {
+            let mut job =
+                jobs::new_job("PROCESS_WEBHOOK", Some(org.id.clone()), "{}".into(), now());
+            job.webhook_event_id = Some(event.to_string());
+            job
+        };
+        let (missing_first, good, missing_last) = (
+            job_for("no-such-event-1"),
+            job_for(&clean),
+            job_for("no-such-event-2"),
+        );
+        // Run together: the missing events fail on their own, before the projector's writer,
+        // and the good one, projected in a batch with whatever else is waiting, lands.
+        let (r1, r2, r3) = tokio::join!(
+            handler.run(&ctx, &missing_first),
+            handler.run(&ctx, &good),
+            handler.run(&ctx, &missing_last)
+        );
+        assert!(
+            matches!(r1, Err(JobError::Permanent(ref m)) if m.contains("does not exist")),
+            "{}: {r1:?}",
+            t.backend
+        );
+        assert!(matches!(r3, Err(JobError::Permanent(_))), "{}", t.backend);
+        r2.unwrap();
+        let mut conn = t.db.conn().unwrap();
+        let event = webhooks::find_event(&mut conn, &clean).unwrap().unwrap();
+        assert_eq!(event.status, "PROCESSED", "{}", t.backend);
+        assert_eq!(
+            messages::list_messages(&mut conn, &org.id).unwrap().len(),
+            1,
+            "{}: the good event's message is projected once",
+            t.backend
+        );
+        assert_eq!(leads::list_leads(&mut conn, &org.id).unwrap().len(), 1);
+    }
+}

@@ -9,3 +9,4 @@ mod outbound;
 mod schema;
 mod subscriptions;
 mod tokens;
+mod writer;
