@@ -230,14 +230,19 @@ fn dispatch(shared: Arc<Shared>, job: IntegrationJob, permit: OwnedSemaphorePerm
     tokio::spawn(async move {
         let id = job.id.clone();
         let outcome = execute(&shared, job).await;
-        if let Err(e) = shared
-            .settle
-            .write(Settle {
-                owner: shared.owner.clone(),
-                outcome,
-            })
-            .await
-        {
+        let settled = match outcome {
+            Outcome::Completed { .. } => Ok(()),
+            outcome => {
+                shared
+                    .settle
+                    .write(Settle {
+                        owner: shared.owner.clone(),
+                        outcome,
+                    })
+                    .await
+            }
+        };
+        if let Err(e) = settled {
             // The lease will expire and another claim will run the job again (handlers are idempotent).
             tracing::error!(job = %id, error = %e, "could not record a job's outcome");
         }
@@ -260,8 +265,10 @@ async fn execute(shared: &Shared, job: IntegrationJob) -> Outcome {
         db: shared.db.clone(),
     };
     let running = job.clone();
+    let completes = handler.completes_its_jobs() && job.lease_owner.is_some();
     let result = tokio::spawn(async move { handler.run(&ctx, &running).await }).await;
     let outcome = match result {
+        Ok(Ok(())) if completes => Outcome::Completed { id: job.id.clone() },
         Ok(Ok(())) => Outcome::Done { id: job.id.clone() },
         Ok(Err(JobError::Permanent(message))) => dead(&job, message),
         Ok(Err(JobError::Retry { message, after })) => retry(shared, &job, message, after),
@@ -284,7 +291,7 @@ async fn execute(shared: &Shared, job: IntegrationJob) -> Outcome {
         ),
     };
     let label = match &outcome {
-        Outcome::Done { .. } => "done",
+        Outcome::Done { .. } | Outcome::Completed { .. } => "done",
         Outcome::Retry { .. } => "retry",
         Outcome::Defer { .. } => "deferred",
         Outcome::Dead { .. } => "dead",

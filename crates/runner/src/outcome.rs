@@ -11,6 +11,10 @@ pub enum Outcome {
     Done {
         id: String,
     },
+    /// Done, and already marked so by the handler in its own transaction: nothing to write.
+    Completed {
+        id: String,
+    },
     Retry {
         id: String,
         run_at: NaiveDateTime,
@@ -44,6 +48,7 @@ impl Batch for Settle {
         let mut done_by_owner: Vec<(&str, Vec<String>)> = Vec::new();
         for item in items {
             match &item.outcome {
+                Outcome::Completed { .. } => {}
                 Outcome::Done { id } => {
                     match done_by_owner.iter_mut().find(|(o, _)| *o == item.owner) {
                         Some((_, ids)) => ids.push(id.clone()),

@@ -75,6 +75,13 @@ pub trait JobHandler: Send + Sync + 'static {
         ctx: &'a JobContext,
         job: &'a IntegrationJob,
     ) -> BoxFuture<'a, Result<(), JobError>>;
+
+    /// True when a successful run has already marked its claimed job DONE, in the same
+    /// transaction as its work, so the runner writes nothing more for it (one commit saved per
+    /// batch, and the work and its job can never disagree after a crash).
+    fn completes_its_jobs(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Default, Clone)]

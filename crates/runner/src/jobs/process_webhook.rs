@@ -26,7 +26,7 @@ use switchboard_store::repo::messages::{self, meta_time};
 use switchboard_store::repo::opt_outs;
 use switchboard_store::repo::subscriptions::{self, Event};
 use switchboard_store::repo::templates::{self, TemplateStatusChange};
-use switchboard_store::repo::{channels, contacts, notes, organizations, webhooks};
+use switchboard_store::repo::{channels, contacts, jobs, notes, organizations, webhooks};
 use switchboard_store::writer::{Batch, GroupCommit};
 use switchboard_store::{AnyConnection, Db, StoreError};
 
@@ -73,6 +73,10 @@ fn customer_of(body: &WebhookBody) -> Option<&str> {
 }
 
 impl JobHandler for ProcessWebhook {
+    fn completes_its_jobs(&self) -> bool {
+        true
+    }
+
     fn run<'a>(
         &'a self,
         ctx: &'a JobContext,
@@ -93,6 +97,9 @@ impl JobHandler for ProcessWebhook {
 pub struct ProjectEvent {
     event: WebhookEvent,
     body: WebhookBody,
+    /// The claimed job (id, and the runner holding its lease), marked DONE in the same
+    /// transaction as its projection.
+    job: Option<(String, String)>,
 }
 
 /// Reads the job's event and parses its body; either failing is permanent (nothing to do
@@ -108,7 +115,8 @@ async fn read_event(ctx: &JobContext, job: &IntegrationJob) -> Result<ProjectEve
         .await?
         .ok_or_else(|| JobError::permanent(format!("webhook event {id} does not exist")))?;
     let body = parse_body(&event)?;
-    Ok(ProjectEvent { event, body })
+    let job = job.lease_owner.clone().map(|owner| (job.id.clone(), owner));
+    Ok(ProjectEvent { event, body, job })
 }
 
 fn parse_body(event: &WebhookEvent) -> Result<WebhookBody, JobError> {
@@ -165,7 +173,24 @@ fn write_all_or_nothing(
     }
     times.write(conn)?;
     webhooks::mark_events_processed(conn, &clean)?;
+    complete_jobs(conn, items.iter())?;
     Ok(items.iter().map(|_| Projected::Done).collect())
+}
+
+/// Marks the claimed jobs of these projected events DONE (those whose lease this runner still
+/// holds; another runner that took over an expired lease projects again, idempotently).
+fn complete_jobs<'a>(
+    conn: &mut AnyConnection,
+    projected: impl Iterator<Item = &'a ProjectEvent>,
+) -> Result<(), StoreError> {
+    let mut by_owner: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (id, owner) in projected.filter_map(|item| item.job.as_ref()) {
+        by_owner.entry(owner).or_default().push(id.clone());
+    }
+    for (owner, ids) in by_owner {
+        jobs::complete_jobs(conn, owner, &ids, now())?;
+    }
+    Ok(())
 }
 
 /// Each event in its own savepoint: one that fails is rolled back alone, and its job retried.
@@ -175,8 +200,12 @@ fn write_each_in_a_savepoint(
 ) -> Result<Vec<Projected>, StoreError> {
     let mut outputs = Vec::with_capacity(items.len());
     let mut clean = Vec::with_capacity(items.len());
+    let mut done = Vec::with_capacity(items.len());
     for item in items {
         let projected = conn.transaction(|c| project_with_times(c, &item.event, &item.body));
+        if projected.is_ok() {
+            done.push(item);
+        }
         outputs.push(match projected {
             Ok(None) => {
                 clean.push(item.event.id.as_str());
@@ -196,6 +225,7 @@ fn write_each_in_a_savepoint(
         });
     }
     webhooks::mark_events_processed(conn, &clean)?;
+    complete_jobs(conn, done.into_iter())?;
     Ok(outputs)
 }
 

@@ -687,3 +687,44 @@ async fn an_event_that_fails_in_a_shared_batch_does_not_fail_or_undo_its_neighbo
         assert_eq!(leads::list_leads(&mut conn, &org.id).unwrap().len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_finds_each_projected_event_processed_and_its_job_done_once() {
+    use std::time::Duration;
+    use switchboard_runner::jobs::process_webhook::ProcessWebhook;
+    use switchboard_runner::{Registry, Runner, RunnerSettings};
+    use switchboard_store::repo::jobs;
+    for t in TestDb::all() {
+        let (org, _) = org_with_channel(&t);
+        let events: Vec<_> = unique_fixtures()
+            .iter()
+            .map(|(_, body)| store_event(&t, &org, body))
+            .collect();
+        let registry =
+            Registry::new().register("PROCESS_WEBHOOK", ProcessWebhook::start(&t.db).unwrap());
+        let settings = RunnerSettings {
+            poll_interval: Duration::from_millis(20),
+            ..RunnerSettings::default()
+        };
+        let runner = Runner::new(t.db.clone(), registry, settings)
+            .spawn()
+            .unwrap();
+        crate::support::eventually(Duration::from_secs(60), "every job is DONE", || {
+            crate::support::count_status(&t, "DONE") >= events.len()
+        })
+        .await;
+        runner.shutdown().await;
+        let mut conn = t.db.conn().unwrap();
+        for id in &events {
+            let event = webhooks::find_event(&mut conn, id).unwrap().unwrap();
+            assert_eq!(event.status, "PROCESSED", "{}: {id}", t.backend);
+            let job = jobs::list_jobs_for_event(&mut conn, id).unwrap();
+            assert_eq!(job.len(), 1, "{}", t.backend);
+            // Marked DONE by the projection's own transaction: finished, lease let go.
+            assert_eq!(job[0].status, "DONE", "{}", t.backend);
+            assert_eq!(job[0].attempts, 1, "{}: ran once", t.backend);
+            assert!(job[0].finished_at.is_some(), "{}", t.backend);
+            assert_eq!(job[0].lease_owner, None, "{}", t.backend);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod channels;
+mod conversations;
 mod jira;
 mod media;
 mod organizations;
