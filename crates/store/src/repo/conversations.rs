@@ -86,41 +86,17 @@ pub fn record_message(
     wamid: &str,
     unread: bool,
 ) -> Result<(), StoreError> {
-    let this = dsl::conversations.filter(dsl::id.eq(conversation_id));
-    let inbound = direction == "INBOUND";
-    // The newest message is also the newest inbound one when it is inbound: one statement.
-    let previewed = PreviewUpdate {
+    MessageUpdate {
         conversation_id,
         text,
         at,
         direction,
         wamid,
-        inbound_at: inbound.then_some(at),
+        inbound_at: (direction == "INBOUND").then_some(at),
         unread: i32::from(unread),
         now: now(),
     }
     .execute(conn)?;
-    if previewed == 1 {
-        return Ok(());
-    }
-    // An older message: it only counts, and may still be the newest inbound one.
-    diesel::update(this)
-        .set((
-            dsl::unread_count.eq(dsl::unread_count + i32::from(unread)),
-            dsl::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    if inbound {
-        diesel::update(
-            this.filter(
-                dsl::last_inbound_at
-                    .is_null()
-                    .or(dsl::last_inbound_at.lt(at)),
-            ),
-        )
-        .set(dsl::last_inbound_at.eq(Some(at)))
-        .execute(conn)?;
-    }
     Ok(())
 }
 
@@ -173,12 +149,13 @@ struct Preview<'a> {
     last_inbound_at: Option<NaiveDateTime>,
 }
 
-/// [`record_message`]'s usual statement: the message becomes the preview when it is newer, by
-/// (time, wamid), than the one shown, counts as unread, and is the newest inbound one when it
-/// is inbound. Written out in SQL because it runs for every message projected, and diesel
-/// prepares every `UPDATE` it builds afresh (parsing and planning it each time: a fifth of the
-/// projector's time); this one has a fixed text, so its prepared statement is cached.
-struct PreviewUpdate<'a> {
+/// [`record_message`]'s one statement. Every `SET` expression sees the row as it was, so each
+/// preview column changes only when the message is newer, by (time, wamid), than the one shown;
+/// the message counts as unread either way; and `last_inbound_at` keeps the newest inbound
+/// time. Written out in SQL because it runs for every message projected and diesel prepares
+/// each `UPDATE` it builds afresh (parsing and planning it every time); this text never
+/// changes, so its prepared statement is cached.
+struct MessageUpdate<'a> {
     conversation_id: &'a str,
     text: &'a str,
     at: NaiveDateTime,
@@ -190,46 +167,58 @@ struct PreviewUpdate<'a> {
     now: NaiveDateTime,
 }
 
-impl diesel::query_builder::QueryId for PreviewUpdate<'_> {
-    type QueryId = PreviewUpdate<'static>;
+impl diesel::query_builder::QueryId for MessageUpdate<'_> {
+    type QueryId = MessageUpdate<'static>;
     // Keyed by type: the SQL below never changes, whatever the values.
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::QueryFragment<crate::repo::Backend> for PreviewUpdate<'_> {
+impl diesel::query_builder::QueryFragment<crate::repo::Backend> for MessageUpdate<'_> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, crate::repo::Backend>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
-        out.push_sql("UPDATE conversations SET last_message_text = ");
-        out.push_bind_param::<Text, _>(&self.text)?;
-        out.push_sql(", last_message_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", last_message_direction = ");
-        out.push_bind_param::<Text, _>(&self.direction)?;
-        out.push_sql(", last_message_external_id = ");
-        out.push_bind_param::<Text, _>(&self.wamid)?;
-        out.push_sql(", last_inbound_at = COALESCE(");
+        out.push_sql("UPDATE conversations SET ");
+        for column in [
+            "last_message_text",
+            "last_message_at",
+            "last_message_direction",
+            "last_message_external_id",
+        ] {
+            out.push_sql(column);
+            out.push_sql(" = CASE WHEN last_message_at IS NULL OR last_message_at < ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(" OR (last_message_at = ");
+            out.push_bind_param::<Timestamp, _>(&self.at)?;
+            out.push_sql(" AND (last_message_external_id IS NULL OR last_message_external_id < ");
+            out.push_bind_param::<Text, _>(&self.wamid)?;
+            out.push_sql(")) THEN ");
+            match column {
+                "last_message_text" => out.push_bind_param::<Text, _>(&self.text)?,
+                "last_message_direction" => out.push_bind_param::<Text, _>(&self.direction)?,
+                "last_message_external_id" => out.push_bind_param::<Text, _>(&self.wamid)?,
+                _ => out.push_bind_param::<Timestamp, _>(&self.at)?,
+            }
+            out.push_sql(" ELSE ");
+            out.push_sql(column);
+            out.push_sql(" END, ");
+        }
+        out.push_sql("last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < ");
         out.push_bind_param::<Nullable<Timestamp>, _>(&self.inbound_at)?;
-        out.push_sql(", last_inbound_at), unread_count = unread_count + ");
+        out.push_sql(" THEN COALESCE(");
+        out.push_bind_param::<Nullable<Timestamp>, _>(&self.inbound_at)?;
+        out.push_sql(", last_inbound_at) ELSE last_inbound_at END, unread_count = unread_count + ");
         out.push_bind_param::<Integer, _>(&self.unread)?;
         out.push_sql(", updated_at = ");
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<Text, _>(&self.conversation_id)?;
-        out.push_sql(" AND (last_message_at IS NULL OR last_message_at < ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(" OR (last_message_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(" AND (last_message_external_id IS NULL OR last_message_external_id < ");
-        out.push_bind_param::<Text, _>(&self.wamid)?;
-        out.push_sql(")))");
         Ok(())
     }
 }
 
-impl<Conn> RunQueryDsl<Conn> for PreviewUpdate<'_> {}
+impl<Conn> RunQueryDsl<Conn> for MessageUpdate<'_> {}
 
 pub fn list_conversations(
     conn: &mut AnyConnection,
