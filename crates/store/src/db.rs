@@ -122,11 +122,12 @@ impl ConnectionManager {
                 );
                 set_pragmas(&mut conn, &pragmas)?;
                 if role == ConnectionRole::Writer {
-                    // Its checkpoints are done by the checkpointer thread, off the commit path,
-                    // and a large page cache keeps the unique-hash index (random inserts) in memory.
-                    conn.batch_execute(
-                        "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;",
-                    )?;
+                    // Its checkpoints are done by the checkpointer thread, off the commit path.
+                    // Its page cache stays at SQLite's default (2 MiB), the OS caching the rest:
+                    // with 64 MiB every commit got slower, as SQLite walks the cache's hash table
+                    // at the end of each transaction (`pcache1TruncateUnsafe`, 13 % of the ingest
+                    // writer's time); 2 MiB took ingest from ~21,000 to ~23,000 webhooks/s.
+                    conn.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
                 }
                 Ok(AnyConnection::Sqlite(conn))
             }
