@@ -585,11 +585,23 @@ fn racing_projections_of_one_new_customer_both_succeed() {
     }
 }
 
+/// A PROCESS_WEBHOOK job for `event`, as a claim hands it to the handler (without a lease
+/// owner: nothing to complete, the handler only projects).
+fn job_for(org: &Organization, event: &str) -> switchboard_store::models::IntegrationJob {
+    let mut job = switchboard_store::repo::jobs::new_job(
+        "PROCESS_WEBHOOK",
+        Some(org.id.clone()),
+        "{}".into(),
+        now(),
+    );
+    job.webhook_event_id = Some(event.to_string());
+    job
+}
+
 #[tokio::test]
 async fn the_job_marks_each_event_of_a_shared_batch_processed_with_its_own_problems() {
     use switchboard_runner::jobs::process_webhook::ProcessWebhook;
     use switchboard_runner::{JobContext, JobHandler};
-    use switchboard_store::repo::jobs;
     for t in TestDb::all() {
         let (org, _) = org_with_channel(&t);
         let fixtures = unique_fixtures();
@@ -601,13 +613,7 @@ async fn the_job_marks_each_event_of_a_shared_batch_processed_with_its_own_probl
         let with_problem = store_event(&t, &org, &serde_json::to_vec(&broken).unwrap());
         let handler = ProcessWebhook::start(&t.db).unwrap();
         let ctx = JobContext { db: t.db.clone() };
-        let job_for = |event: &str| {
-            let mut job =
-                jobs::new_job("PROCESS_WEBHOOK", Some(org.id.clone()), "{}".into(), now());
-            job.webhook_event_id = Some(event.to_string());
-            job
-        };
-        let (a, b) = (job_for(&clean), job_for(&with_problem));
+        let (a, b) = (job_for(&org, &clean), job_for(&org, &with_problem));
         // Run together, so the projector's writer may take both into one batch.
         let (ra, rb) = tokio::join!(handler.run(&ctx, &a), handler.run(&ctx, &b));
         ra.unwrap();
@@ -642,7 +648,6 @@ async fn the_job_marks_each_event_of_a_shared_batch_processed_with_its_own_probl
 async fn an_event_that_fails_in_a_shared_batch_does_not_fail_or_undo_its_neighbours() {
     use switchboard_runner::jobs::process_webhook::ProcessWebhook;
     use switchboard_runner::{JobContext, JobError, JobHandler};
-    use switchboard_store::repo::jobs;
     for t in TestDb::all() {
         let (org, _) = org_with_channel(&t);
         let fixtures = unique_fixtures();
@@ -650,16 +655,10 @@ async fn an_event_that_fails_in_a_shared_batch_does_not_fail_or_undo_its_neighbo
         let clean = store_event(&t, &org, text);
         let handler = ProcessWebhook::start(&t.db).unwrap();
         let ctx = JobContext { db: t.db.clone() };
-        let job_for = |event: &str| {
-            let mut job =
-                jobs::new_job("PROCESS_WEBHOOK", Some(org.id.clone()), "{}".into(), now());
-            job.webhook_event_id = Some(event.to_string());
-            job
-        };
         let (missing_first, good, missing_last) = (
-            job_for("no-such-event-1"),
-            job_for(&clean),
-            job_for("no-such-event-2"),
+            job_for(&org, "no-such-event-1"),
+            job_for(&org, &clean),
+            job_for(&org, "no-such-event-2"),
         );
         // Run together: the missing events fail on their own, before the projector's writer,
         // and the good one, projected in a batch with whatever else is waiting, lands.
