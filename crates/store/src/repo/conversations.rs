@@ -75,8 +75,10 @@ pub fn upsert_conversation(
 }
 
 /// A message joined the conversation. The preview shows the newest message by (time, wamid),
-/// so webhooks arriving in any order end with the same preview; `unread` counts it once. Each
-/// update decides in its WHERE clause, so concurrent projections cannot overwrite newer news.
+/// so webhooks arriving in any order end with the same preview; `unread` counts it once. One
+/// statement decides, column by column, from the row as it is when the update takes it (on
+/// PostgreSQL, after any concurrent update of the row), so concurrent projections cannot
+/// overwrite newer news.
 pub fn record_message(
     conn: &mut AnyConnection,
     conversation_id: &str,
